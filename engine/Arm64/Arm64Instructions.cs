@@ -1,0 +1,336 @@
+using System;
+
+namespace Hybrid.Arm64;
+
+/// <summary>
+/// Encoders and decoders for the few A64 instructions the engine emits or has to recognise.
+/// Every encoder validates its operands and throws instead of silently truncating a field: a truncated
+/// branch offset is still a valid instruction, so the bug would only show up as a jump to the wrong place.
+/// Bit layouts are from the Arm ARM (DDI 0487), chapter C6 (A64 base instruction descriptions).
+/// </summary>
+internal static class Arm64Instructions
+{
+    // Register numbers. X16/X17 are IP0/IP1 (AAPCS64 §6.1.1 "General-purpose registers"): see Arm64JumpEncoder
+    // for why they are the only registers a jump at a method's entry may clobber.
+    public const int X0 = 0, X9 = 9, X10 = 10, X11 = 11, X12 = 12, Ip0 = 16, Ip1 = 17, Lr = 30, Zr = 31;
+
+    public const uint Nop = 0xD503201F;
+    public const uint Isb = 0xD5033FDF;         // ISB SY
+    public const uint DsbIsh = 0xD5033B9F;      // DSB ISH
+    public const uint DmbIshLd = 0xD50339BF;    // DMB ISHLD
+    public const uint Ret = 0xD65F03C0;         // RET X30
+
+    /// <summary>B: [-2^27, 2^27-4] bytes from the branch itself (imm26 is a signed word offset).</summary>
+    public const long BranchMin = -(1L << 27), BranchMax = (1L << 27) - 4;
+
+    // ---------------------------------------------------------------- branches
+
+    public static bool IsBranchInRange(ulong from, ulong to)
+    {
+        if (((from | to) & 3) != 0)
+            return false;
+        long delta = unchecked((long)(to - from));
+        return delta >= BranchMin && delta <= BranchMax;
+    }
+
+    public static uint B(ulong from, ulong to) => 0x14000000u | BranchImm26(from, to);
+
+    public static uint Bl(ulong from, ulong to) => 0x94000000u | BranchImm26(from, to);
+
+    private static uint BranchImm26(ulong from, ulong to)
+    {
+        if (((from | to) & 3) != 0)
+            throw new ArgumentException($"A64 branch source 0x{from:x} and target 0x{to:x} must be 4-byte aligned.");
+        long delta = unchecked((long)(to - from));
+        if (delta < BranchMin || delta > BranchMax)
+            throw new ArgumentOutOfRangeException(nameof(to), $"0x{to:x} is {delta} bytes from 0x{from:x}; B/BL reach [-128 MiB, +128 MiB - 4].");
+        return (uint)(delta >> 2) & 0x03FFFFFFu;
+    }
+
+    public static bool IsB(uint word) => (word & 0xFC000000u) == 0x14000000u;
+
+    public static bool IsBl(uint word) => (word & 0xFC000000u) == 0x94000000u;
+
+    /// <summary>Target of a B or BL at <paramref name="address"/>.</summary>
+    public static ulong DecodeBranchTarget(ulong address, uint word)
+    {
+        if (!IsB(word) && !IsBl(word))
+            throw new ArgumentException($"0x{word:x8} is not B/BL.");
+        long offset = SignExtend(word & 0x03FFFFFFu, 26) << 2;
+        return unchecked(address + (ulong)offset);
+    }
+
+    public static uint Br(int rn) => 0xD61F0000u | (Reg(rn) << 5);
+
+    public static uint Blr(int rn) => 0xD63F0000u | (Reg(rn) << 5);
+
+    public static bool IsBr(uint word, out int rn)
+    {
+        rn = (int)((word >> 5) & 31);
+        return (word & 0xFFFFFC1Fu) == 0xD61F0000u;
+    }
+
+    /// <summary>B.cond; <paramref name="cond"/> is the 4-bit condition (3 = LO/CC).</summary>
+    public static uint BCond(int cond, ulong from, ulong to)
+    {
+        long delta = unchecked((long)(to - from));
+        CheckScaled(delta, 19, 4, "B.cond");
+        return 0x54000000u | (((uint)(delta >> 2) & 0x7FFFFu) << 5) | ((uint)cond & 15);
+    }
+
+    public static bool IsBCond(uint word, out int cond, out long offset)
+    {
+        cond = (int)(word & 15);
+        offset = SignExtend((word >> 5) & 0x7FFFFu, 19) << 2;
+        return (word & 0xFF000010u) == 0x54000000u;
+    }
+
+    /// <summary>TBZ/TBNZ Wt/Xt, #bit, label.</summary>
+    public static uint TestBit(bool nonZero, int rt, int bit, ulong from, ulong to)
+    {
+        if (bit < 0 || bit > 63)
+            throw new ArgumentOutOfRangeException(nameof(bit));
+        long delta = unchecked((long)(to - from));
+        CheckScaled(delta, 14, 4, nonZero ? "TBNZ" : "TBZ");
+        return (nonZero ? 0x37000000u : 0x36000000u) | ((uint)(bit >> 5) << 31) | ((uint)(bit & 31) << 19)
+               | (((uint)(delta >> 2) & 0x3FFFu) << 5) | Reg(rt);
+    }
+
+    // ---------------------------------------------------------------- PC-relative addressing
+
+    /// <summary>LDR Xt, label (64-bit literal load). Reach: ±1 MiB, word-aligned offsets.</summary>
+    public static uint LdrLiteral64(int rt, ulong from, ulong literal)
+    {
+        long delta = unchecked((long)(literal - from));
+        CheckScaled(delta, 19, 4, "LDR (literal)");
+        return 0x58000000u | (((uint)(delta >> 2) & 0x7FFFFu) << 5) | Reg(rt);
+    }
+
+    /// <summary>Recognises LDR Xt, label (opc=01, V=0) and returns the literal's address.</summary>
+    public static bool IsLdrLiteral64(uint word, ulong address, out int rt, out ulong literal)
+    {
+        rt = (int)(word & 31);
+        literal = unchecked(address + (ulong)(SignExtend((word >> 5) & 0x7FFFFu, 19) << 2));
+        return (word & 0xFF000000u) == 0x58000000u;
+    }
+
+    /// <summary>ADR Xd, label. Reach: ±1 MiB, byte granular.</summary>
+    public static uint Adr(int rd, ulong from, ulong to)
+    {
+        long delta = unchecked((long)(to - from));
+        if (delta < -(1L << 20) || delta >= (1L << 20))
+            throw new ArgumentOutOfRangeException(nameof(to), $"ADR reaches ±1 MiB; 0x{to:x} is {delta} bytes from 0x{from:x}.");
+        uint imm = (uint)delta & 0x1FFFFFu;
+        return 0x10000000u | ((imm & 3) << 29) | ((imm >> 2) << 5) | Reg(rd);
+    }
+
+    public static bool IsAdr(uint word, ulong address, out int rd, out ulong target)
+    {
+        rd = (int)(word & 31);
+        long imm = SignExtend(((word >> 29) & 3) | (((word >> 5) & 0x7FFFFu) << 2), 21);
+        target = unchecked(address + (ulong)imm);
+        return (word & 0x9F000000u) == 0x10000000u;
+    }
+
+    /// <summary>ADRP Xd, label: Xd = (PC &amp; ~0xFFF) + imm21 * 4096. Reach: ±4 GiB of pages.</summary>
+    public static uint Adrp(int rd, ulong from, ulong to)
+    {
+        long pages = unchecked((long)(to & ~0xFFFUL) - (long)(from & ~0xFFFUL)) >> 12;
+        if (pages < -(1L << 20) || pages >= (1L << 20))
+            throw new ArgumentOutOfRangeException(nameof(to), $"ADRP reaches ±4 GiB; 0x{to:x} is out of range of 0x{from:x}.");
+        uint imm = (uint)pages & 0x1FFFFFu;
+        return 0x90000000u | ((imm & 3) << 29) | ((imm >> 2) << 5) | Reg(rd);
+    }
+
+    public static bool IsAdrpInRange(ulong from, ulong to)
+    {
+        long pages = unchecked((long)(to & ~0xFFFUL) - (long)(from & ~0xFFFUL)) >> 12;
+        return pages >= -(1L << 20) && pages < (1L << 20);
+    }
+
+    /// <summary>Recognises ADRP and returns the 4 KiB page address it computes.</summary>
+    public static bool IsAdrp(uint word, ulong address, out int rd, out ulong page)
+    {
+        rd = (int)(word & 31);
+        long imm = SignExtend(((word >> 29) & 3) | (((word >> 5) & 0x7FFFFu) << 2), 21);
+        page = unchecked((address & ~0xFFFUL) + (ulong)(imm << 12));
+        return (word & 0x9F000000u) == 0x90000000u;
+    }
+
+    // ---------------------------------------------------------------- immediates and arithmetic
+
+    /// <summary>MOVZ/MOVN/MOVK Xd, #imm16, LSL #(16*hw).</summary>
+    public static uint MovWide(Arm64MoveKind kind, int rd, ushort imm16, int hw)
+    {
+        if (hw < 0 || hw > 3)
+            throw new ArgumentOutOfRangeException(nameof(hw));
+        uint opc = kind switch
+        {
+            Arm64MoveKind.MovN => 0x92800000u,
+            Arm64MoveKind.MovZ => 0xD2800000u,
+            Arm64MoveKind.MovK => 0xF2800000u,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        return opc | ((uint)hw << 21) | ((uint)imm16 << 5) | Reg(rd);
+    }
+
+    public static bool IsMovWide(uint word, out Arm64MoveKind kind, out int rd, out ushort imm16, out int hw)
+    {
+        rd = (int)(word & 31);
+        imm16 = (ushort)((word >> 5) & 0xFFFF);
+        hw = (int)((word >> 21) & 3);
+        switch (word & 0xFF800000u)
+        {
+            case 0x92800000u: kind = Arm64MoveKind.MovN; return true;
+            case 0xD2800000u: kind = Arm64MoveKind.MovZ; return true;
+            case 0xF2800000u: kind = Arm64MoveKind.MovK; return true;
+            default: kind = default; return false;
+        }
+    }
+
+    /// <summary>ADD Xd, Xn, #imm12 (no shift).</summary>
+    public static uint AddImm(int rd, int rn, uint imm12)
+    {
+        if (imm12 > 0xFFF)
+            throw new ArgumentOutOfRangeException(nameof(imm12));
+        return 0x91000000u | (imm12 << 10) | (Reg(rn) << 5) | Reg(rd);
+    }
+
+    public static bool IsAddImm(uint word, out int rd, out int rn, out uint imm)
+    {
+        rd = (int)(word & 31);
+        rn = (int)((word >> 5) & 31);
+        imm = ((word >> 10) & 0xFFF) << (((word >> 22) & 1) != 0 ? 12 : 0);
+        return (word & 0xFF800000u) == 0x91000000u;
+    }
+
+    /// <summary>SUB Xd, Xn, #imm12 (no shift).</summary>
+    public static uint SubImm(int rd, int rn, uint imm12)
+    {
+        if (imm12 > 0xFFF)
+            throw new ArgumentOutOfRangeException(nameof(imm12));
+        return 0xD1000000u | (imm12 << 10) | (Reg(rn) << 5) | Reg(rd);
+    }
+
+    public static uint AddReg(int rd, int rn, int rm) => 0x8B000000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Reg(rd);
+
+    /// <summary>CMP Xn, Xm (SUBS XZR, Xn, Xm).</summary>
+    public static uint CmpReg(int rn, int rm) => 0xEB000000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Zr;
+
+    /// <summary>BIC Xd, Xn, Xm: Xd = Xn &amp; ~Xm.</summary>
+    public static uint BicReg(int rd, int rn, int rm) => 0x8A200000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Reg(rd);
+
+    /// <summary>LSL Xd, Xn, Xm (LSLV).</summary>
+    public static uint LslReg(int rd, int rn, int rm) => 0x9AC02000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Reg(rd);
+
+    /// <summary>UBFX Xd, Xn, #lsb, #width (UBFM Xd, Xn, #lsb, #lsb+width-1).</summary>
+    public static uint Ubfx(int rd, int rn, int lsb, int width)
+    {
+        if (lsb < 0 || width < 1 || lsb + width > 64)
+            throw new ArgumentOutOfRangeException(nameof(width));
+        return 0xD3400000u | ((uint)lsb << 16) | ((uint)(lsb + width - 1) << 10) | (Reg(rn) << 5) | Reg(rd);
+    }
+
+    // ---------------------------------------------------------------- loads and stores
+
+    /// <summary>LDR Xt, [Xn, #imm] (unsigned offset, multiple of 8, up to 32760).</summary>
+    public static uint LdrImm64(int rt, int rn, uint byteOffset)
+    {
+        if ((byteOffset & 7) != 0 || byteOffset > 0xFFF * 8)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset));
+        return 0xF9400000u | ((byteOffset / 8) << 10) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    public static bool IsLdrImm64(uint word, out int rt, out int rn, out uint byteOffset)
+    {
+        rt = (int)(word & 31);
+        rn = (int)((word >> 5) & 31);
+        byteOffset = ((word >> 10) & 0xFFF) * 8;
+        return (word & 0xFFC00000u) == 0xF9400000u;
+    }
+
+    /// <summary>STR Xt, [Xn], #imm9 (post-index). Used only by the test probe of the cache routine.</summary>
+    public static uint StrPostIndex64(int rt, int rn, int imm9)
+    {
+        if (imm9 < -256 || imm9 > 255)
+            throw new ArgumentOutOfRangeException(nameof(imm9));
+        return 0xF8000400u | (((uint)imm9 & 0x1FFu) << 12) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    public static uint LdrhImm(int rt, int rn, uint byteOffset) => 0x79400000u | ((byteOffset / 2) << 10) | (Reg(rn) << 5) | Reg(rt);
+
+    public static uint StrhImm(int rt, int rn, uint byteOffset) => 0x79000000u | ((byteOffset / 2) << 10) | (Reg(rn) << 5) | Reg(rt);
+
+    /// <summary>SUBS Wd, Wn, #imm12.</summary>
+    public static uint SubsImm32(int rd, int rn, uint imm12) => 0x71000000u | (imm12 << 10) | (Reg(rn) << 5) | Reg(rd);
+
+    // ---------------------------------------------------------------- system
+
+    /// <summary>BRK #imm16.</summary>
+    public static uint Brk(ushort imm16) => 0xD4200000u | ((uint)imm16 << 5);
+
+    /// <summary>MRS Xt, CTR_EL0 (op0=3, op1=3, CRn=0, CRm=0, op2=1). Readable at EL0 on Linux, macOS and Windows.</summary>
+    public static uint MrsCtrEl0(int rt) => 0xD53B0020u | Reg(rt);
+
+    /// <summary>DC CVAU, Xt: clean data cache line by VA to the Point of Unification (SYS #3, C7, C11, #1).</summary>
+    public static uint DcCvau(int rt) => 0xD50B7B20u | Reg(rt);
+
+    /// <summary>IC IVAU, Xt: invalidate instruction cache line by VA to the Point of Unification (SYS #3, C7, C5, #1).</summary>
+    public static uint IcIvau(int rt) => 0xD50B7520u | Reg(rt);
+
+    // ---------------------------------------------------------------- helpers
+
+    public static uint ReadWord(byte[] code, int offset) =>
+        code[offset] | ((uint)code[offset + 1] << 8) | ((uint)code[offset + 2] << 16) | ((uint)code[offset + 3] << 24);
+
+    public static ulong ReadUInt64(byte[] code, int offset) => ReadWord(code, offset) | ((ulong)ReadWord(code, offset + 4) << 32);
+
+    public static void WriteWord(byte[] code, int offset, uint word)
+    {
+        code[offset] = (byte)word;
+        code[offset + 1] = (byte)(word >> 8);
+        code[offset + 2] = (byte)(word >> 16);
+        code[offset + 3] = (byte)(word >> 24);
+    }
+
+    public static void WriteUInt64(byte[] code, int offset, ulong value)
+    {
+        WriteWord(code, offset, (uint)value);
+        WriteWord(code, offset + 4, (uint)(value >> 32));
+    }
+
+    public static byte[] ToBytes(uint[] words)
+    {
+        var bytes = new byte[words.Length * 4];
+        for (int i = 0; i < words.Length; i++)
+            WriteWord(bytes, i * 4, words[i]);
+        return bytes;
+    }
+
+    internal static long SignExtend(uint value, int bits)
+    {
+        int shift = 64 - bits;
+        return ((long)value << shift) >> shift;
+    }
+
+    private static void CheckScaled(long delta, int bits, int scale, string what)
+    {
+        long limit = (1L << (bits - 1)) * scale;
+        if (delta % scale != 0 || delta < -limit || delta >= limit)
+            throw new ArgumentOutOfRangeException(nameof(delta), $"{what}: offset {delta} is not a multiple of {scale} in [-{limit}, {limit}).");
+    }
+
+    private static uint Reg(int r)
+    {
+        if (r < 0 || r > 31)
+            throw new ArgumentOutOfRangeException(nameof(r), $"Register number {r} is not 0..31.");
+        return (uint)r;
+    }
+}
+
+internal enum Arm64MoveKind
+{
+    MovZ,
+    MovN,
+    MovK,
+}

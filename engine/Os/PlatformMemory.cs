@@ -1,0 +1,50 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Hybrid.Os;
+
+/// <summary>Page protections the engine asks for; each OS layer maps them to its own flags.</summary>
+[Flags]
+internal enum PageAccess
+{
+    None = 0,
+    Read = 1,
+    Write = 2,
+    Execute = 4,
+    ReadWrite = Read | Write,
+    ReadExecute = Read | Execute,
+    ReadWriteExecute = Read | Write | Execute,
+}
+
+/// <summary>
+/// The operating-system seam: allocation near an address (so 32-bit displacements reach), protection changes and
+/// protection queries. One implementation per OS family; nothing above this layer calls the OS directly.
+/// </summary>
+internal abstract class PlatformMemory
+{
+    private static PlatformMemory? s_current;
+
+    public static PlatformMemory Current => s_current ??= Create();
+
+    private static PlatformMemory Create()
+    {
+        if (OperatingSystem.IsWindows())
+            return new WindowsMemory();
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+            return new PosixMemory();
+        throw new PlatformNotSupportedException($"Hybrid has no memory layer for {RuntimeInformation.OSDescription}.");
+    }
+
+    public int PageSize { get; protected init; } = Environment.SystemPageSize;
+
+    /// <summary>Reserves and commits <paramref name="size"/> bytes (read+write) within ±<paramref name="maxDistance"/> of <paramref name="near"/>, or returns 0.</summary>
+    public abstract nint AllocateNear(nint near, nint size, long maxDistance);
+
+    /// <summary>Changes the protection of whole pages; returns false (and sets <paramref name="error"/>) when the OS refuses.</summary>
+    public abstract bool TryProtect(nint address, nint size, PageAccess access, out int error);
+
+    /// <summary>The current protection of the page holding <paramref name="address"/>.</summary>
+    public abstract PageAccess Query(nint address);
+
+    public nint PageStart(nint address) => address & ~(nint)(PageSize - 1);
+}

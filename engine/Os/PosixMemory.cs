@@ -1,0 +1,83 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Runtime.InteropServices;
+
+namespace Hybrid.Os;
+
+/// <summary>Linux, macOS and the BSDs: mmap/mprotect from libc; protections read from /proc/self/maps on Linux.</summary>
+internal sealed unsafe partial class PosixMemory : PlatformMemory
+{
+    private const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    private static readonly int MapPrivateAnonymous = OperatingSystem.IsLinux() ? 0x02 | 0x20 : 0x02 | 0x1000;
+    private static readonly nint MapFailed = -1;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint mmap(nint addr, nint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int munmap(nint addr, nint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int mprotect(nint addr, nint length, int prot);
+
+    private static int ToProt(PageAccess access) =>
+        ((access & PageAccess.Read) != 0 ? PROT_READ : 0) |
+        ((access & PageAccess.Write) != 0 ? PROT_WRITE : 0) |
+        ((access & PageAccess.Execute) != 0 ? PROT_EXEC : 0);
+
+    public override nint AllocateNear(nint near, nint size, long maxDistance)
+    {
+        // mmap treats the address as a hint; walking outward in 1 MiB steps finds a free hole close to the code,
+        // which keeps every displacement we emit (rel32 jumps, rip-relative loads) within ±2 GiB.
+        long step = 1 << 20;
+        long origin = (long)near & ~(step - 1);
+        for (long delta = step; delta < maxDistance - size; delta += step)
+        {
+            foreach (long candidate in new[] { origin - delta, origin + delta })
+            {
+                if (candidate <= 0x10000)
+                    continue;
+                nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
+                if (p == MapFailed || p == 0)
+                    continue;
+                if (Math.Abs((long)p - (long)near) + (long)size < maxDistance)
+                    return p;
+                munmap(p, size);
+            }
+        }
+        return 0;
+    }
+
+    public override bool TryProtect(nint address, nint size, PageAccess access, out int error)
+    {
+        nint start = PageStart(address);
+        nint length = PageStart(address + size - 1) + PageSize - start;
+        if (mprotect(start, length, ToProt(access)) == 0)
+        {
+            error = 0;
+            return true;
+        }
+        error = Marshal.GetLastPInvokeError();
+        return false;
+    }
+
+    public override PageAccess Query(nint address)
+    {
+        if (!OperatingSystem.IsLinux())
+            return PageAccess.ReadExecute; // macOS has no /proc; code pages the engine touches are r-x there.
+        ulong target = (ulong)address;
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            ulong lo = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            ulong hi = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            if (target < lo || target >= hi)
+                continue;
+            var perms = line.AsSpan(space + 1, 4);
+            return (perms[0] == 'r' ? PageAccess.Read : 0) | (perms[1] == 'w' ? PageAccess.Write : 0) | (perms[2] == 'x' ? PageAccess.Execute : 0);
+        }
+        throw new InvalidOperationException($"Address 0x{address:x} is not mapped in this process.");
+    }
+}

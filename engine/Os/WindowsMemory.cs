@@ -1,0 +1,89 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Hybrid.Os;
+
+/// <summary>Windows: VirtualAlloc/VirtualProtect/VirtualQuery. Not exercised by CI (no Windows machine); kept small and literal.</summary>
+internal sealed unsafe partial class WindowsMemory : PlatformMemory
+{
+    private const uint MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000;
+    private const uint PAGE_NOACCESS = 0x01, PAGE_READONLY = 0x02, PAGE_READWRITE = 0x04, PAGE_EXECUTE = 0x10,
+        PAGE_EXECUTE_READ = 0x20, PAGE_EXECUTE_READWRITE = 0x40, PAGE_EXECUTE_WRITECOPY = 0x80, PAGE_WRITECOPY = 0x08;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MemoryBasicInformation
+    {
+        public nint BaseAddress, AllocationBase;
+        public uint AllocationProtect;
+        public ushort PartitionId;
+        public nint RegionSize;
+        public uint State, Protect, Type;
+    }
+
+    [LibraryImport("kernel32", SetLastError = true)]
+    private static partial nint VirtualAlloc(nint address, nint size, uint type, uint protect);
+
+    [LibraryImport("kernel32", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static partial bool VirtualProtect(nint address, nint size, uint protect, out uint old);
+
+    [LibraryImport("kernel32", SetLastError = true)]
+    private static partial nint VirtualQuery(nint address, out MemoryBasicInformation info, nint length);
+
+    public WindowsMemory() => PageSize = Environment.SystemPageSize;
+
+    public override nint AllocateNear(nint near, nint size, long maxDistance)
+    {
+        // Allocation granularity on Windows is 64 KiB; probe free regions outward from the code.
+        const long granularity = 0x10000;
+        long origin = (long)near & ~(granularity - 1);
+        for (long delta = granularity; delta < maxDistance - size; delta += granularity)
+        {
+            foreach (long candidate in new[] { origin - delta, origin + delta })
+            {
+                if (candidate <= granularity)
+                    continue;
+                nint p = VirtualAlloc((nint)candidate, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+                if (p != 0)
+                    return p;
+            }
+        }
+        return 0;
+    }
+
+    public override bool TryProtect(nint address, nint size, PageAccess access, out int error)
+    {
+        uint protect = access switch
+        {
+            PageAccess.None => PAGE_NOACCESS,
+            PageAccess.Read => PAGE_READONLY,
+            PageAccess.ReadWrite => PAGE_READWRITE,
+            PageAccess.ReadExecute => PAGE_EXECUTE_READ,
+            PageAccess.ReadWriteExecute => PAGE_EXECUTE_READWRITE,
+            PageAccess.Execute => PAGE_EXECUTE,
+            _ => PAGE_EXECUTE_READWRITE,
+        };
+        if (VirtualProtect(address, size, protect, out _))
+        {
+            error = 0;
+            return true;
+        }
+        error = Marshal.GetLastPInvokeError();
+        return false;
+    }
+
+    public override PageAccess Query(nint address)
+    {
+        if (VirtualQuery(address, out var info, sizeof(MemoryBasicInformation)) == 0)
+            throw new InvalidOperationException($"VirtualQuery failed for 0x{address:x}.");
+        return (info.Protect & 0xFF) switch
+        {
+            PAGE_READONLY => PageAccess.Read,
+            PAGE_READWRITE or PAGE_WRITECOPY => PageAccess.ReadWrite,
+            PAGE_EXECUTE => PageAccess.Execute,
+            PAGE_EXECUTE_READ => PageAccess.ReadExecute,
+            PAGE_EXECUTE_READWRITE or PAGE_EXECUTE_WRITECOPY => PageAccess.ReadWriteExecute,
+            _ => PageAccess.None,
+        };
+    }
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using Hybrid.CoreClr;
+using Hybrid.Os;
+using Hybrid.Targets;
+using Hybrid.X64;
+
+namespace Hybrid.Patching;
+
+/// <summary>
+/// One <see cref="MethodHook"/> per compiled body, created on first use and kept for the life of the process: its
+/// stub and trampoline pages are never freed, because a thread may still be running in them after the last redirect
+/// is disposed.
+/// </summary>
+internal static unsafe class HookRegistry
+{
+    private static readonly Dictionary<nint, MethodHook> s_byBody = new();
+
+    /// <summary>Caller holds the engine lock.</summary>
+    public static MethodHook For(MethodTarget target)
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            throw new PlatformNotSupportedException($"Native redirects on {RuntimeInformation.ProcessArchitecture} CoreCLR are not wired into the engine yet; weave the method and use the IL guard.");
+
+        // Hold tier-up before reading the body, so the body cannot be replaced between finding and patching it.
+        nint compileKey = CodeLocator.CompileKey(target);
+        bool heldHere = !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
+        try
+        {
+            nint body = CodeLocator.FindBody(target);
+            if (s_byBody.TryGetValue(body, out var existing))
+                return existing;
+            var hook = Create(target, body, compileKey);
+            s_byBody.Add(body, hook);
+            return hook;
+        }
+        finally
+        {
+            if (heldHere)
+                TieringFreeze.Release(compileKey); // MethodHook holds it again for as long as its jump is installed
+        }
+    }
+
+    private static MethodHook Create(MethodTarget target, nint body, nint compileKey)
+    {
+        var memory = PlatformMemory.Current;
+        int page = memory.PageSize;
+        nint pages = memory.AllocateNear(body, 2 * page, int.MaxValue);
+        if (pages == 0)
+            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±2 GiB of its code at 0x{body:x} for the redirect stub.");
+
+        int jumpLength = X64Encoding.Jump((ulong)body, (ulong)pages).Length;
+        var covered = X64HookBuilder.Covered(body, jumpLength, out var refusal);
+        if (refusal is not null)
+            throw new NotSupportedException(
+                $"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump: {refusal}. " +
+                "Fix: weave it (<Patchable Include=\"" + PatchableName(target) + "\" />), which keeps it out of line and gives it an IL guard.");
+
+        StubFilter? filter = target.Context switch
+        {
+            GenericContext.HiddenArgument => new StubFilter(false, (target.IsInstance ? 1 : 0) + (AbiFacts.ReturnsThroughHiddenBuffer(target.ReturnType) ? 1 : 0)),
+            GenericContext.ThisMethodTable => new StubFilter(true, 0),
+            _ => null,
+        };
+        bool swap = target.IsInstance && AbiFacts.ReturnsThroughHiddenBuffer(target.ReturnType);
+        var code = X64HookBuilder.Build(body, covered, pages, pages + page, page, swap, filter);
+        code.StubPage.CopyTo(new Span<byte>((void*)pages, page));
+        if (!memory.TryProtect(pages, page, PageAccess.ReadExecute, out int error))
+            throw new NotSupportedException($"The redirect stub page for {MethodTarget.Describe(target.Method)} could not be made executable (error {error}).");
+        var original = CodeWriter.Read(body, code.EntryPatch.Length);
+        return new MethodHook(body, compileKey, original, code.EntryPatch, pages, pages + page, code.Trampoline, filter is not null);
+    }
+
+    public static string PatchableName(MethodTarget target) =>
+        (target.DeclaringType.IsGenericType ? target.DeclaringType.GetGenericTypeDefinition().FullName : target.DeclaringType.FullName) + "." + target.Method.Name;
+}

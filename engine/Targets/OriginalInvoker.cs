@@ -1,0 +1,57 @@
+using System;
+using System.Linq;
+using System.Reflection;
+using System.Reflection.Emit;
+
+namespace Hybrid.Targets;
+
+/// <summary>
+/// Builds a delegate that calls the original code at a raw address (the trampoline) with the method's managed
+/// calling convention: <c>calli</c> with <c>HasThis</c> for instance methods, so the runtime places <c>this</c> and a
+/// hidden return buffer exactly as the original expects, plus the hidden instantiation argument for shared generic code.
+/// </summary>
+internal static class OriginalInvoker
+{
+    public static TDelegate Create<TDelegate>(MethodTarget target, nint code) where TDelegate : Delegate
+    {
+        var invoke = typeof(TDelegate).GetMethod("Invoke")!;
+        var parameters = invoke.GetParameters().Select(p => p.ParameterType).ToArray();
+        var expected = target.ReplacementParameterTypes;
+        bool matches = parameters.Length == expected.Length && invoke.ReturnType == target.ReturnType
+            && parameters.Select((p, i) => i == 0 && target.IsInstance && !target.DeclaringType.IsValueType
+                ? !p.IsValueType && !p.IsByRef && p.IsAssignableFrom(target.DeclaringType)
+                : p == expected[i]).All(ok => ok);
+        if (!matches)
+            throw new ArgumentException(
+                $"{MethodTarget.TypeName(typeof(TDelegate))} cannot call the original {MethodTarget.Describe(target.Method)}: " +
+                $"expected a delegate shaped {target.ExpectedReplacementShape}, got static {MethodTarget.TypeName(invoke.ReturnType)} ({string.Join(", ", parameters.Select(MethodTarget.TypeName))}). " +
+                "Fix: use a delegate type with the original's parameters (instance first) and return type.", nameof(TDelegate));
+
+        var method = new DynamicMethod($"Hybrid.Original<{target.Method.Name}>", invoke.ReturnType, parameters, typeof(OriginalInvoker).Module, skipVisibility: true);
+        var il = method.GetILGenerator();
+        var calliParameters = (target.IsInstance ? parameters.Skip(1) : parameters).ToList();
+        int first = 0;
+        if (target.IsInstance)
+        {
+            il.Emit(OpCodes.Ldarg_0);
+            first = 1;
+        }
+        if (target.Context == GenericContext.HiddenArgument)
+        {
+            EmitPointer(il, target.ContextKey);
+            calliParameters.Insert(0, typeof(nint));
+        }
+        for (int i = first; i < parameters.Length; i++)
+            il.Emit(OpCodes.Ldarg, (short)i);
+        EmitPointer(il, code);
+        il.EmitCalli(OpCodes.Calli, target.IsInstance ? CallingConventions.HasThis : CallingConventions.Standard, invoke.ReturnType, calliParameters.ToArray(), null);
+        il.Emit(OpCodes.Ret);
+        return (TDelegate)method.CreateDelegate(typeof(TDelegate));
+    }
+
+    private static void EmitPointer(ILGenerator il, nint value)
+    {
+        il.Emit(OpCodes.Ldc_I8, (long)value);
+        il.Emit(OpCodes.Conv_I);
+    }
+}

@@ -1,0 +1,163 @@
+using System;
+using System.Linq;
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace Hybrid.Targets;
+
+/// <summary>
+/// A replacement checked against its original, and the code address a redirect jumps to: the replacement method
+/// itself when its calling convention already matches, otherwise a small bridge method compiled for this redirect.
+/// </summary>
+internal sealed class Replacement
+{
+    private Replacement(nint entryPoint, object keepAlive, string description)
+    {
+        EntryPoint = entryPoint;
+        KeepAlive = keepAlive;
+        Description = description;
+    }
+
+    /// <summary>Code address that takes the original's arguments (as the redirect stub delivers them).</summary>
+    public nint EntryPoint { get; }
+
+    /// <summary>The delegate or method the entry point belongs to; held so nothing it needs is collected.</summary>
+    public object KeepAlive { get; }
+
+    public string Description { get; }
+
+    public static Replacement ForMethod(MethodTarget target, MethodInfo replacement, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        string original = MethodTarget.Describe(target.Method);
+        if (!replacement.IsStatic)
+            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} must be a static method (the instance, if any, comes as its first parameter). Fix: make it static, or pass a delegate for a lambda with captured state.", parameterName);
+        if (replacement.ContainsGenericParameters)
+            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} is an open generic method. Fix: close it with MakeGenericMethod.", parameterName);
+        if (replacement.DeclaringType?.Assembly.IsDynamic == true || replacement is DynamicMethod)
+            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} is a dynamic method. Fix: pass it as a delegate (dynamicMethod.CreateDelegate(...)).", parameterName);
+        CheckShape(target, replacement.GetParameters().Select(p => p.ParameterType).ToArray(), replacement.ReturnType, MethodTarget.Describe(replacement), parameterName);
+
+        if (target.Context != GenericContext.HiddenArgument)
+        {
+            RuntimeHelpers.PrepareMethod(replacement.MethodHandle);
+            return new Replacement(replacement.MethodHandle.GetFunctionPointer(), replacement, MethodTarget.Describe(replacement));
+        }
+        var bridge = BuildBridge(target, il => il.Emit(OpCodes.Call, replacement), "method " + replacement.Name);
+        return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, MethodTarget.Describe(replacement));
+    }
+
+    public static Replacement ForDelegate(MethodTarget target, Delegate replacement, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        var invoke = replacement.GetType().GetMethod("Invoke")!;
+        string description = $"delegate {MethodTarget.TypeName(replacement.GetType())} ({MethodTarget.Describe(replacement.Method)})";
+        CheckShape(target, invoke.GetParameters().Select(p => p.ParameterType).ToArray(), invoke.ReturnType, description, parameterName);
+        if (replacement.Target is null && replacement.Method.IsStatic && replacement.GetInvocationList().Length == 1
+            && replacement.Method is not DynamicMethod && replacement.Method.DeclaringType?.Assembly.IsDynamic != true
+            && target.Context != GenericContext.HiddenArgument
+            && replacement.Method.GetParameters().Select(p => p.ParameterType).SequenceEqual(invoke.GetParameters().Select(p => p.ParameterType)))
+        {
+            RuntimeHelpers.PrepareMethod(replacement.Method.MethodHandle);
+            return new Replacement(replacement.Method.MethodHandle.GetFunctionPointer(), replacement, description);
+        }
+        int slot = DelegateSlots.Add(replacement);
+        var bridge = BuildBridge(target, il => il.Emit(OpCodes.Callvirt, invoke), "delegate", il =>
+        {
+            il.Emit(OpCodes.Ldsfld, typeof(DelegateSlots).GetField(nameof(DelegateSlots.Items))!);
+            il.Emit(OpCodes.Ldc_I4, slot);
+            il.Emit(OpCodes.Ldelem_Ref);
+            il.Emit(OpCodes.Castclass, replacement.GetType());
+        });
+        return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, description);
+    }
+
+    private static void CheckShape(MethodTarget target, Type[] parameters, Type returnType, string replacementName, string parameterName)
+    {
+        string original = MethodTarget.Describe(target.Method);
+        string got = $"static {MethodTarget.TypeName(returnType)} ({string.Join(", ", parameters.Select(MethodTarget.TypeName))})";
+        string Fail(string why) =>
+            $"Replacement {replacementName} does not match {original}: {why}. Expected {target.ExpectedReplacementShape}; got {got}. " +
+            "Fix: give the replacement exactly the original's parameters and return type" + (target.IsInstance ? ", with the instance first" + (target.DeclaringType.IsValueType ? " as ref " + MethodTarget.TypeName(target.DeclaringType) : "") : "") + ".";
+        var expected = target.ReplacementParameterTypes;
+        if (parameters.Length != expected.Length)
+            throw new ArgumentException(Fail($"it takes {parameters.Length} parameter(s), the original needs {expected.Length}"), parameterName);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool ok = i == 0 && target.IsInstance && !target.DeclaringType.IsValueType
+                ? !parameters[0].IsByRef && !parameters[0].IsValueType && parameters[0].IsAssignableFrom(target.DeclaringType)
+                : parameters[i] == expected[i];
+            if (!ok)
+                throw new ArgumentException(Fail($"parameter {i + 1} is {MethodTarget.TypeName(parameters[i])}, expected {MethodTarget.TypeName(expected[i])}"), parameterName);
+        }
+        if (returnType != target.ReturnType)
+            throw new ArgumentException(Fail($"it returns {MethodTarget.TypeName(returnType)}, the original returns {MethodTarget.TypeName(target.ReturnType)}"), parameterName);
+    }
+
+    private readonly record struct Bridge(nint Entry, DynamicMethod Method);
+
+    /// <summary>
+    /// A static method with the original's machine-level signature — the instance first and, for shared generic
+    /// code, the hidden instantiation argument where CoreCLR passes it — that forwards to the replacement.
+    /// </summary>
+    private static Bridge BuildBridge(MethodTarget target, Action<ILGenerator> emitCall, string what, Action<ILGenerator>? emitReceiver = null)
+    {
+        var parameters = target.ReplacementParameterTypes.ToList();
+        int hidden = -1;
+        if (target.Context == GenericContext.HiddenArgument)
+        {
+            hidden = target.IsInstance ? 1 : 0;
+            parameters.Insert(hidden, typeof(nint));
+        }
+        var method = new DynamicMethod($"Hybrid.Bridge<{target.Method.Name}→{what}>", target.ReturnType, parameters.ToArray(), typeof(Replacement).Module, skipVisibility: true);
+        var il = method.GetILGenerator();
+        emitReceiver?.Invoke(il);
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            if (i != hidden)
+                il.Emit(OpCodes.Ldarg, (short)i);
+        }
+        emitCall(il);
+        il.Emit(OpCodes.Ret);
+        return new Bridge(EntryPointOf(method), method);
+    }
+
+    /// <summary>
+    /// A DynamicMethod exposes no RuntimeMethodHandle, but <c>ldftn</c> on it inside another dynamic method yields its
+    /// entry point (and compiles it).
+    /// </summary>
+    internal static nint EntryPointOf(DynamicMethod method)
+    {
+        var probe = new DynamicMethod("Hybrid.EntryPointOf", typeof(nint), Type.EmptyTypes, typeof(Replacement).Module, skipVisibility: true);
+        var il = probe.GetILGenerator();
+        il.Emit(OpCodes.Ldftn, method);
+        il.Emit(OpCodes.Ret);
+        return ((Func<nint>)probe.CreateDelegate(typeof(Func<nint>)))();
+    }
+}
+
+/// <summary>Delegates that bridges call; a bridge loads its delegate by index, so the array may grow.</summary>
+internal static class DelegateSlots
+{
+    private static readonly object s_gate = new();
+    private static int s_count;
+
+    public static Delegate?[] Items = new Delegate?[16];
+
+    public static int Add(Delegate item)
+    {
+        lock (s_gate)
+        {
+            if (s_count == Items.Length)
+            {
+                var grown = new Delegate?[Items.Length * 2];
+                Array.Copy(Items, grown, Items.Length);
+                Volatile.Write(ref Items, grown);
+            }
+            Items[s_count] = item;
+            return s_count++;
+        }
+    }
+}

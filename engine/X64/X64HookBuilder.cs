@@ -1,0 +1,145 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Hybrid.X64;
+
+/// <summary>What the x64 hook of one compiled body is made of.</summary>
+internal sealed class X64HookCode
+{
+    public required byte[] EntryPatch { get; init; }
+    public required byte[] StubPage { get; init; }
+    public required nint Trampoline { get; init; }
+}
+
+/// <summary>
+/// Builds, for one compiled body: the dispatch stub (which reads its target from a data cell so that switching
+/// redirects never rewrites code), the trampoline that runs the original (the overwritten instructions, relocated by
+/// Iced, then a jump back), and the entry jump that sends the body to the stub.
+/// </summary>
+internal static class X64HookBuilder
+{
+    public const int TrampolineOffset = 256;
+
+    /// <summary>Integer argument registers in order, for the ABI this process uses.</summary>
+    public static readonly AssemblerRegister64[] ArgumentRegisters = OperatingSystem.IsWindows()
+        ? new[] { rcx, rdx, r8, r9 }
+        : new[] { rdi, rsi, rdx, rcx, r8, r9 };
+
+    /// <summary>
+    /// Checks that the first instructions of the body can be replaced by a jump of <paramref name="jumpLength"/>
+    /// bytes: whole instructions only, and none of them may end the method before the jump is complete (a 4-byte
+    /// <c>lea eax,[rdi+1]; ret</c> body is followed by another method's code, which we must never overwrite).
+    /// </summary>
+    public static List<Instruction> Covered(nint body, int jumpLength, out string? refusal)
+    {
+        refusal = null;
+        var covered = X64Decoding.DecodeCovering(body, jumpLength);
+        for (int i = 0; i < covered.Count; i++)
+        {
+            var ins = covered[i];
+            if (ins.IsInvalid)
+            {
+                refusal = $"the code at 0x{body:x} does not decode as x64 instructions";
+                return covered;
+            }
+            bool last = i == covered.Count - 1;
+            if (!last && ins.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch or FlowControl.IndirectBranch or FlowControl.Interrupt or FlowControl.Exception)
+            {
+                int size = (int)(ins.NextIP - (ulong)body);
+                refusal = $"its compiled body is only {size} byte(s) long (ends with '{ins}'), too small to hold a {jumpLength}-byte jump without overwriting the code that follows it";
+                return covered;
+            }
+        }
+        return covered;
+    }
+
+    /// <summary>
+    /// <paramref name="swapThisAndReturnBuffer"/>: on x64 an instance method that returns a struct through a hidden
+    /// buffer takes (this, buffer, ...) while the static replacement takes (buffer, this, ...); the stub swaps them.
+    /// <paramref name="filter"/>: for shared generic code, the register (or <c>[this]</c>) holding the instantiation
+    /// key; the stub looks the key up in the data page's table and runs the original when it is not there.
+    /// </summary>
+    public static X64HookCode Build(nint body, List<Instruction> covered, nint codePage, nint dataPage, int pageSize,
+        bool swapThisAndReturnBuffer, StubFilter? filter)
+    {
+        ulong stub = (ulong)codePage;
+        ulong trampoline = stub + TrampolineOffset;
+        ulong cell = (ulong)dataPage + HookDataLayout.CellOffset;
+        ulong table = (ulong)dataPage + HookDataLayout.TableOffset;
+
+        var asm = new Assembler(64);
+        var miss = asm.CreateLabel();
+        var hit = asm.CreateLabel();
+        var loop = asm.CreateLabel();
+        if (filter is { } f)
+        {
+            if (f.ThisMethodTable)
+                asm.mov(rax, __qword_ptr[ArgumentRegisters[0]]);
+            else
+                asm.mov(rax, ArgumentRegisters[f.ArgumentIndex]);
+            asm.mov(r11, (ulong)table);
+            asm.Label(ref loop);
+            asm.mov(r10, __qword_ptr[r11]);
+            asm.test(r10, r10);
+            asm.jz(miss);
+            asm.cmp(r10, rax);
+            asm.je(hit);
+            asm.add(r11, 16);
+            asm.jmp(loop);
+            asm.Label(ref hit);
+            if (swapThisAndReturnBuffer)
+                asm.xchg(ArgumentRegisters[0], ArgumentRegisters[1]);
+            asm.jmp(__qword_ptr[r11 + 8]);
+            asm.Label(ref miss);
+            asm.jmp(trampoline);
+        }
+        else
+        {
+            if (swapThisAndReturnBuffer)
+                asm.xchg(ArgumentRegisters[0], ArgumentRegisters[1]);
+            asm.AddInstruction(X64Encoding.JumpThrough(cell));
+        }
+        var stubBytes = Assemble(asm, stub);
+        if (stubBytes.Length > TrampolineOffset)
+            throw new InvalidOperationException("dispatch stub larger than its slot");
+
+        var relocated = new List<Instruction>(covered);
+        ulong resume = covered[^1].NextIP;
+        relocated.Add(Instruction.CreateBranch(Code.Jmp_rel32_64, resume));
+        var trampolineBytes = X64Encoding.Encode(trampoline, relocated);
+        if (TrampolineOffset + trampolineBytes.Length > pageSize)
+            throw new InvalidOperationException("trampoline larger than its page");
+
+        var page = new byte[pageSize];
+        page.AsSpan().Fill(0xCC); // int3 everywhere else: a stray jump traps instead of sliding.
+        stubBytes.CopyTo(page, 0);
+        trampolineBytes.CopyTo(page, TrampolineOffset);
+
+        var jump = X64Encoding.Jump((ulong)body, stub);
+        int length = (int)(resume - (ulong)body);
+        var patch = new byte[length];
+        patch.AsSpan().Fill(0xCC); // leftover bytes of partly overwritten instructions are never executed; int3 makes that visible
+        jump.CopyTo(patch, 0);
+        return new X64HookCode { EntryPatch = patch, StubPage = page, Trampoline = (nint)trampoline };
+    }
+
+    private static byte[] Assemble(Assembler asm, ulong ip)
+    {
+        var stream = new System.IO.MemoryStream();
+        asm.Assemble(new StreamCodeWriter(stream), ip);
+        return stream.ToArray();
+    }
+}
+
+/// <summary>How a dispatch stub finds the instantiation key of shared generic code.</summary>
+internal readonly record struct StubFilter(bool ThisMethodTable, int ArgumentIndex);
+
+/// <summary>Layout of the read-write data page that sits next to each dispatch stub.</summary>
+internal static class HookDataLayout
+{
+    public const int CellOffset = 0;
+    public const int TableOffset = 64;
+}
