@@ -11,11 +11,18 @@ namespace Hybrid.CoreClr;
 /// </summary>
 internal static class CodeLocator
 {
-    public static nint FindBody(MethodTarget target)
+    public static nint FindBody(MethodTarget target) => Follow(target, StartAddress(target));
+
+    private static nint StartAddress(MethodTarget target) =>
+        // Shared code that takes a hidden instantiation argument has no usable stable entry point: GetFunctionPointer
+        // (ldftn) answers with a stub that supplies the argument, not the code callers reach. Ask a caller instead.
+        target.Context == GenericContext.HiddenArgument
+            ? CallSiteProbe.EntryCalledFor(target)
+            : target.CodeOwner.MethodHandle.GetFunctionPointer();
+
+    /// <summary>Follows precodes, call-counting stubs and jump stubs from <paramref name="at"/> to the compiled body.</summary>
+    public static nint Follow(MethodTarget target, nint at)
     {
-        var owner = target.CodeOwner;
-        target.Prepare();
-        nint at = owner.MethodHandle.GetFunctionPointer();
         for (int hop = 0; hop < 8; hop++)
         {
             var kind = X64StubMatcher.Classify(at, out var next);

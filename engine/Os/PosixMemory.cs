@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
@@ -28,8 +30,22 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
 
     public override nint AllocateNear(nint near, nint size, long maxDistance)
     {
-        // mmap treats the address as a hint; walking outward in 1 MiB steps finds a free hole close to the code,
-        // which keeps every displacement we emit (rel32 jumps, rip-relative loads) within ±2 GiB.
+        // The runtime reserves large ranges around its code, so "just try an address nearby" mostly lands in a
+        // reservation and the kernel answers with some far-away address instead. On Linux the free gaps are read from
+        // /proc/self/maps and the one closest to the code is mapped exactly.
+        if (OperatingSystem.IsLinux())
+        {
+            foreach (long candidate in FreeGapsNearest((long)near, (long)size, maxDistance))
+            {
+                nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
+                if (p == MapFailed || p == 0)
+                    continue;
+                if (Math.Abs((long)p - (long)near) + (long)size < maxDistance)
+                    return p;
+                munmap(p, size);
+            }
+            return 0;
+        }
         long step = 1 << 20;
         long origin = (long)near & ~(step - 1);
         for (long delta = step; delta < maxDistance - size; delta += step)
@@ -47,6 +63,39 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
             }
         }
         return 0;
+    }
+
+    /// <summary>Start addresses of free gaps in this process's address space, nearest to <paramref name="near"/> first.</summary>
+    private List<long> FreeGapsNearest(long near, long size, long maxDistance)
+    {
+        var mapped = new List<(long Lo, long Hi)>();
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            mapped.Add((long.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                        long.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+        }
+        mapped.Sort();
+        var candidates = new List<(long Distance, long Start)>();
+        long previousEnd = 0x100000; // stay clear of the low guard area
+        foreach (var (lo, hi) in mapped.Append((0x7FFF_FFFF_F000L, long.MaxValue)))
+        {
+            long gapStart = previousEnd, gapEnd = lo;
+            previousEnd = Math.Max(previousEnd, hi);
+            if (gapEnd - gapStart < size)
+                continue;
+            // The place in this gap closest to the code: its top end when the gap lies below, its bottom when above.
+            long start = gapEnd <= near ? gapEnd - size : gapStart >= near ? gapStart : near & ~(long)(PageSize - 1);
+            start &= ~(long)(PageSize - 1);
+            if (start < gapStart)
+                continue;
+            long distance = Math.Max(Math.Abs(start - near), Math.Abs(start + size - near));
+            if (distance < maxDistance)
+                candidates.Add((distance, start));
+        }
+        candidates.Sort();
+        return candidates.ConvertAll(c => c.Start);
     }
 
     public override bool TryProtect(nint address, nint size, PageAccess access, out int error)

@@ -23,7 +23,9 @@ internal static unsafe class HookRegistry
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
             throw new PlatformNotSupportedException($"Native redirects on {RuntimeInformation.ProcessArchitecture} CoreCLR are not wired into the engine yet; weave the method and use the IL guard.");
 
-        // Hold tier-up before reading the body, so the body cannot be replaced between finding and patching it.
+        // Compile first (the hold refuses every compilation of the method, the first one included), then hold
+        // tier-up before reading the body, so the body cannot be replaced between finding and patching it.
+        target.Prepare();
         nint compileKey = CodeLocator.CompileKey(target);
         bool heldHere = !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
         try

@@ -124,17 +124,21 @@ internal sealed class Replacement
         return new Bridge(EntryPointOf(method), method);
     }
 
+    private static readonly MethodInfo? s_getMethodDescriptor =
+        typeof(DynamicMethod).GetMethod("GetMethodDescriptor", BindingFlags.NonPublic | BindingFlags.Instance);
+
     /// <summary>
-    /// A DynamicMethod exposes no RuntimeMethodHandle, but <c>ldftn</c> on it inside another dynamic method yields its
-    /// entry point (and compiles it).
+    /// The entry point of a compiled dynamic method. <c>DynamicMethod.MethodHandle</c> throws by design and
+    /// <c>ldftn</c> may not name a dynamic method, so this uses CoreCLR's internal <c>GetMethodDescriptor</c>
+    /// (present from .NET Core 1.0 to .NET 10).
     /// </summary>
     internal static nint EntryPointOf(DynamicMethod method)
     {
-        var probe = new DynamicMethod("Hybrid.EntryPointOf", typeof(nint), Type.EmptyTypes, typeof(Replacement).Module, skipVisibility: true);
-        var il = probe.GetILGenerator();
-        il.Emit(OpCodes.Ldftn, method);
-        il.Emit(OpCodes.Ret);
-        return ((Func<nint>)probe.CreateDelegate(typeof(Func<nint>)))();
+        if (s_getMethodDescriptor is null)
+            throw new NotSupportedException("This runtime's DynamicMethod has no GetMethodDescriptor; bridges for delegates and shared generic code cannot be built.");
+        var handle = (RuntimeMethodHandle)s_getMethodDescriptor.Invoke(method, null)!;
+        RuntimeHelpers.PrepareMethod(handle);
+        return handle.GetFunctionPointer();
     }
 }
 

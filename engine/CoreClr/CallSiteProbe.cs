@@ -1,0 +1,72 @@
+using System;
+using System.Reflection;
+using System.Reflection.Emit;
+using Hybrid.Targets;
+using Hybrid.X64;
+using Iced.Intel;
+
+namespace Hybrid.CoreClr;
+
+/// <summary>
+/// Finds the entry that real callers of a shared generic method use, by compiling a caller and reading its call.
+/// <para>
+/// A caller of <c>Name&lt;string&gt;()</c> loads the exact instantiation (MethodDesc or MethodTable) into the
+/// hidden-argument register and calls the shared <c>__Canon</c> code through an indirection cell. The JIT emits the
+/// same sequence for our probe method (compiled, never run), so the call that follows the load of our instantiation
+/// key leads to the code every caller reaches — whatever the runtime version's precode layout.
+/// </para>
+/// </summary>
+internal static unsafe class CallSiteProbe
+{
+    public static nint EntryCalledFor(MethodTarget target)
+    {
+        var method = target.Method;
+        var probe = new DynamicMethod("Hybrid.CallSiteProbe", typeof(void), Type.EmptyTypes, typeof(CallSiteProbe).Module, skipVisibility: true);
+        var il = probe.GetILGenerator();
+        if (target.IsInstance)
+        {
+            var self = il.DeclareLocal(target.DeclaringType);
+            il.Emit(target.DeclaringType.IsValueType ? OpCodes.Ldloca : OpCodes.Ldloc, self);
+        }
+        foreach (var type in target.ParameterTypes)
+        {
+            var local = il.DeclareLocal(type.IsByRef ? type.GetElementType()! : type);
+            il.Emit(type.IsByRef ? OpCodes.Ldloca : OpCodes.Ldloc, local);
+        }
+        if (method is ConstructorInfo ctor)
+            il.Emit(OpCodes.Call, ctor);
+        else
+            il.Emit(OpCodes.Call, (MethodInfo)method);
+        if (target.ReturnType != typeof(void))
+            il.Emit(OpCodes.Pop);
+        il.Emit(OpCodes.Ret);
+
+        nint code = CodeLocator.Follow(target, Replacement.EntryPointOf(probe));
+        ulong key = (ulong)target.ContextKey;
+        bool keyLoaded = false;
+        // Decode one instruction at a time and stop at the first return: the bytes after the probe's code may not be mapped.
+        for (nint at = code; at < code + 4096;)
+        {
+            var ins = X64Decoding.DecodeOne(at);
+            at += ins.Length;
+            if (ins.IsInvalid)
+                break;
+            if (ins.Code == Code.Mov_r64_imm64 && ins.Immediate64 == key)
+                keyLoaded = true;
+            else if (keyLoaded && ins.Mnemonic == Mnemonic.Call)
+            {
+                GC.KeepAlive(probe);
+                if (ins.Op0Kind == OpKind.Memory && ins.IsIPRelativeMemoryOperand)
+                    return *(nint*)X64Decoding.RipTarget(ins);
+                if (ins.Op0Kind is OpKind.NearBranch64)
+                    return (nint)ins.NearBranchTarget;
+                break;
+            }
+            if (ins.FlowControl == Iced.Intel.FlowControl.Return)
+                break;
+        }
+        throw new NotSupportedException(
+            $"{MethodTarget.Describe(method)} runs shared generic code, and Hybrid could not find the call a caller makes to it " +
+            "(the JIT may have inlined it into the probe). Fix: mark it [MethodImpl(MethodImplOptions.NoInlining)] or weave it.");
+    }
+}
