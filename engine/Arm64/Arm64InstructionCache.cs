@@ -1,0 +1,304 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+
+namespace Hybrid.Arm64;
+
+/// <summary>
+/// Makes freshly written instructions visible to instruction fetch on every core.
+///
+/// Arm's instruction and data sides are not coherent with each other: a store lands in the data cache while the
+/// core may fetch the old bytes from its instruction cache (or keep them in the pipeline). The Arm ARM (DDI 0487,
+/// B2.4 "Caches and memory hierarchy" → "Synchronization and coherency issues between data and instruction accesses",
+/// and the CTR_EL0 description) therefore requires, after writing code:
+/// <c>DC CVAU</c> over the range (clean to the Point of Unification, by D-cache line) → <c>DSB ISH</c> →
+/// <c>IC IVAU</c> over the range (by I-cache line) → <c>DSB ISH</c> → <c>ISB</c>; CTR_EL0.IDC=1 makes the clean
+/// unnecessary and CTR_EL0.DIC=1 the invalidate (the DSB and the ISB are still needed).
+/// Every code write in the Arm64 layer is followed by a call to <see cref="Flush"/>; there is no "small write, skip it".
+/// </summary>
+internal interface IInstructionCacheFlusher
+{
+    /// <summary>Synchronises instruction fetch with the bytes in [<paramref name="address"/>, +<paramref name="length"/>).</summary>
+    void Flush(nint address, nint length);
+}
+
+/// <summary>The cache geometry fields of CTR_EL0 the maintenance routine depends on.</summary>
+internal readonly struct Arm64CacheType
+{
+    public Arm64CacheType(ulong ctrEl0) => Value = ctrEl0;
+
+    public ulong Value { get; }
+
+    /// <summary>CTR_EL0.IminLine [3:0]: log2 of the smallest I-cache line, in 4-byte words.</summary>
+    public int InstructionLineBytes => 4 << (int)(Value & 0xF);
+
+    /// <summary>CTR_EL0.DminLine [19:16]: log2 of the smallest D-cache line, in 4-byte words.</summary>
+    public int DataLineBytes => 4 << (int)((Value >> 16) & 0xF);
+
+    /// <summary>CTR_EL0.IDC [28]: data cache clean to PoU not required for instruction-to-data coherence.</summary>
+    public bool Idc => ((Value >> 28) & 1) != 0;
+
+    /// <summary>CTR_EL0.DIC [29]: instruction cache invalidation to PoU not required for instruction-to-data coherence.</summary>
+    public bool Dic => ((Value >> 29) & 1) != 0;
+
+    /// <summary>The line addresses the routine cleans (DC) and invalidates (IC) for a range; what the qemu probe must report.</summary>
+    public void ExpectedMaintenance(ulong start, ulong length, List<ulong> dcLines, List<ulong> icLines)
+    {
+        ulong end = start + length;
+        if (!Idc)
+            for (ulong a = start & ~(ulong)(DataLineBytes - 1); a < end; a += (ulong)DataLineBytes)
+                dcLines.Add(a);
+        if (!Dic)
+            for (ulong a = start & ~(ulong)(InstructionLineBytes - 1); a < end; a += (ulong)InstructionLineBytes)
+                icLines.Add(a);
+    }
+}
+
+/// <summary>
+/// Emits the engine's own A64 cache-maintenance routine, <c>void flush(void* start, size_t length)</c>.
+/// It is the user-space equivalent of libgcc's <c>__aarch64_sync_cache_range</c> (what <c>__clear_cache</c> runs):
+/// it reads CTR_EL0 on every call rather than caching it, because on big.LITTLE systems with mismatched line sizes
+/// Linux traps EL0 reads of CTR_EL0 and returns the safe system-wide minimum — a value cached from one core at start-up
+/// could be the larger line size and skip lines on another core.
+/// </summary>
+internal static class Arm64CacheMaintenanceRoutine
+{
+    // Register use: x0 start, x1 length → end, x2 CTR_EL0, x9 line size, x10 cursor, x11 line mask, x12 scratch.
+    // All are caller-saved temporaries under AAPCS64, so the routine needs no stack frame.
+    // Probe variant only: x3 = D-side log pointer, x4 = I-side log pointer, x2 = CTR value supplied by the caller.
+    private const int Start = 0, End = 1, Ctr = 2, DcLog = 3, IcLog = 4, Line = 9, Cursor = 10, Mask = 11, Scratch = 12;
+
+    /// <summary>
+    /// The routine's words. With <paramref name="probe"/> the MRS becomes a NOP (CTR_EL0 comes in x2) and each
+    /// <c>DC CVAU</c>/<c>IC IVAU</c> becomes <c>STR x10, [x3|x4], #8</c>, so the qemu harness can check which lines the
+    /// loops visit for any CTR_EL0 value; every other word is identical to the production routine.
+    /// </summary>
+    public static uint[] Emit(bool probe = false)
+    {
+        var w = new uint[28];
+        w[0] = probe ? Arm64Instructions.Nop : Arm64Instructions.MrsCtrEl0(Ctr);
+        w[1] = Arm64Instructions.AddReg(End, Start, End);
+        // D side: skipped when CTR_EL0.IDC (bit 28) says the clean to PoU is not needed.
+        w[2] = Arm64Instructions.TestBit(true, Ctr, 28, At(2), At(13));
+        EmitLineLoop(w, 3, lsb: 16, probe ? Arm64Instructions.StrPostIndex64(Cursor, DcLog, 8) : Arm64Instructions.DcCvau(Cursor));
+        // The DSB is required even when IDC=1: it orders the code stores before the IC (or the ISB) below.
+        w[13] = Arm64Instructions.DsbIsh;
+        // I side: skipped when CTR_EL0.DIC (bit 29) says invalidation to PoU is not needed.
+        w[14] = Arm64Instructions.TestBit(true, Ctr, 29, At(14), At(26));
+        EmitLineLoop(w, 15, lsb: 0, probe ? Arm64Instructions.StrPostIndex64(Cursor, IcLog, 8) : Arm64Instructions.IcIvau(Cursor));
+        w[25] = Arm64Instructions.DsbIsh;
+        // The ISB discards anything this core already fetched; other cores pick the new code up at their next context
+        // synchronisation event (an exception return, e.g. after being preempted, is one).
+        w[26] = Arm64Instructions.Isb;
+        w[27] = Arm64Instructions.Ret;
+        return w;
+    }
+
+    public static byte[] EmitBytes(bool probe = false) => Arm64Instructions.ToBytes(Emit(probe));
+
+    // line = 4 << field; cursor = start & ~(line-1); while (cursor < end) { op(cursor); cursor += line; }
+    private static void EmitLineLoop(uint[] w, int i, int lsb, uint operation)
+    {
+        w[i + 0] = Arm64Instructions.Ubfx(Line, Ctr, lsb, 4);
+        w[i + 1] = Arm64Instructions.MovWide(Arm64MoveKind.MovZ, Scratch, 4, 0);
+        w[i + 2] = Arm64Instructions.LslReg(Line, Scratch, Line);
+        w[i + 3] = Arm64Instructions.SubImm(Mask, Line, 1);
+        w[i + 4] = Arm64Instructions.BicReg(Cursor, Start, Mask);
+        w[i + 5] = Arm64Instructions.B(At(i + 5), At(i + 8));
+        w[i + 6] = operation;
+        w[i + 7] = Arm64Instructions.AddReg(Cursor, Cursor, Line);
+        w[i + 8] = Arm64Instructions.CmpReg(Cursor, End);
+        w[i + 9] = Arm64Instructions.BCond(3 /* LO */, At(i + 9), At(i + 6));
+    }
+
+    private static ulong At(int index) => (ulong)index * 4;
+}
+
+/// <summary>
+/// Linux/arm64 (and any ELF arm64 OS that lets EL0 run DC CVAU / IC IVAU / MRS CTR_EL0, which Linux enables via
+/// SCTLR_EL1.UCI/UCT or emulates when it traps them for errata): runs the engine-emitted routine from an executable
+/// page the engine owns, through an unmanaged function pointer.
+///
+/// Why this and not libgcc's <c>__clear_cache</c> as the primary: the routine needs no C compiler and no particular
+/// shared library on the user's machine (a .NET process is not guaranteed to have libgcc_s loaded or even installed —
+/// musl/Alpine images and self-contained apps often lack it), its exact instruction words are unit-tested
+/// (disassembled with binutils and executed under qemu), and its behaviour does not depend on which libgcc/compiler-rt
+/// version happens to be found. <see cref="LibgccInstructionCacheFlusher"/> remains available as a fallback.
+///
+/// Bootstrapping: the routine's own page is written while mapped read+write and then mprotect()ed read+execute. Linux
+/// performs the I/D synchronisation for a user page when it first becomes executable (arm64 <c>set_pte_at</c> →
+/// <c>__sync_icache_dcache</c>), and the return from the mprotect system call is a context synchronisation event,
+/// so the routine is safe to run before anything has flushed it.
+/// </summary>
+internal sealed unsafe class LinuxInstructionCacheFlusher : IInstructionCacheFlusher, IDisposable
+{
+    private nint _page;
+    private readonly nint _pageSize;
+    private readonly delegate* unmanaged[Cdecl]<nint, nint, void> _routine;
+
+    private LinuxInstructionCacheFlusher(nint page, nint pageSize)
+    {
+        _page = page;
+        _pageSize = pageSize;
+        _routine = (delegate* unmanaged[Cdecl]<nint, nint, void>)page;
+    }
+
+    /// <summary>The address of the installed routine (for diagnostics and tests that run on arm64).</summary>
+    public nint RoutineAddress => _page;
+
+    public static LinuxInstructionCacheFlusher Create()
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.Arm64 || !RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+            throw new PlatformNotSupportedException("The emitted cache-maintenance routine is arm64 code for Linux.");
+        byte[] code = Arm64CacheMaintenanceRoutine.EmitBytes();
+        nint pageSize = Environment.SystemPageSize;
+        nint page = Arm64Native.mmap(0, pageSize, Arm64Native.PROT_READ | Arm64Native.PROT_WRITE, Arm64Native.MAP_PRIVATE | Arm64Native.MAP_ANONYMOUS_LINUX, -1, 0);
+        if (page == -1 || page == 0)
+            throw new InvalidOperationException($"mmap for the cache-maintenance routine failed (errno {Marshal.GetLastWin32Error()}).");
+        Marshal.Copy(code, 0, page, code.Length);
+        if (Arm64Native.mprotect(page, pageSize, Arm64Native.PROT_READ | Arm64Native.PROT_EXEC) != 0)
+        {
+            int errno = Marshal.GetLastWin32Error();
+            Arm64Native.munmap(page, pageSize);
+            throw new InvalidOperationException($"mprotect(PROT_READ|PROT_EXEC) for the cache-maintenance routine failed (errno {errno}).");
+        }
+        return new LinuxInstructionCacheFlusher(page, pageSize);
+    }
+
+    public void Flush(nint address, nint length)
+    {
+        if (_page == 0)
+            throw new ObjectDisposedException(nameof(LinuxInstructionCacheFlusher));
+        if (length > 0)
+            _routine(address, length);
+    }
+
+    public void Dispose()
+    {
+        // Kept mapped for the process lifetime in normal use; Dispose exists for tests on real arm64 hardware.
+        if (_page != 0)
+        {
+            Arm64Native.munmap(_page, _pageSize);
+            _page = 0;
+        }
+    }
+}
+
+/// <summary>Fallback for Linux: libgcc's <c>__clear_cache(begin, end)</c> from libgcc_s.so.1 (same sequence, end exclusive).</summary>
+internal sealed class LibgccInstructionCacheFlusher : IInstructionCacheFlusher
+{
+    public void Flush(nint address, nint length)
+    {
+        if (length > 0)
+            Arm64Native.__clear_cache(address, address + length);
+    }
+}
+
+/// <summary>
+/// macOS/arm64: <c>sys_icache_invalidate</c> from libSystem (Apple's supported way; it performs the DC/IC/DSB/ISB
+/// sequence for the range). JIT code on macOS lives in MAP_JIT memory whose writability is toggled per thread with
+/// <c>pthread_jit_write_protect_np</c> — that part is <see cref="MacJitCodeMemory"/>.
+/// </summary>
+internal sealed class MacInstructionCacheFlusher : IInstructionCacheFlusher
+{
+    public void Flush(nint address, nint length)
+    {
+        if (length > 0)
+            Arm64Native.sys_icache_invalidate(address, length);
+    }
+}
+
+/// <summary>Windows/arm64: <c>FlushInstructionCache</c> (kernel32), which Windows documents as required after writing code.</summary>
+internal sealed class WindowsInstructionCacheFlusher : IInstructionCacheFlusher
+{
+    public void Flush(nint address, nint length)
+    {
+        if (length > 0 && !Arm64Native.FlushInstructionCache(Arm64Native.CurrentProcess, address, length))
+            throw new InvalidOperationException($"FlushInstructionCache(0x{address:x}, {length}) failed (error {Marshal.GetLastWin32Error()}).");
+    }
+}
+
+/// <summary>
+/// Decorator that records every flush and forwards it. Emulators (qemu) keep I and D coherent, so a missing flush is
+/// invisible there; tests assert on this record instead.
+/// </summary>
+internal sealed class CountingInstructionCacheFlusher : IInstructionCacheFlusher
+{
+    private readonly IInstructionCacheFlusher? _inner;
+    private readonly List<(nint Address, nint Length)> _calls = new();
+    private readonly object _gate = new();
+
+    public CountingInstructionCacheFlusher(IInstructionCacheFlusher? inner = null) => _inner = inner;
+
+    public int Count
+    {
+        get { lock (_gate) return _calls.Count; }
+    }
+
+    public IReadOnlyList<(nint Address, nint Length)> Calls
+    {
+        get { lock (_gate) return _calls.ToArray(); }
+    }
+
+    /// <summary>Optional hook run after each flush (tests use it to interleave events from several doubles).</summary>
+    public Action<nint, nint>? OnFlush { get; set; }
+
+    /// <summary>True when some recorded flush covers every byte of [address, address+length).</summary>
+    public bool Covers(nint address, nint length)
+    {
+        lock (_gate)
+            foreach (var (a, l) in _calls)
+                if (a <= address && address + length <= a + l)
+                    return true;
+        return false;
+    }
+
+    public void Flush(nint address, nint length)
+    {
+        _inner?.Flush(address, length);
+        lock (_gate)
+            _calls.Add((address, length));
+        OnFlush?.Invoke(address, length);
+    }
+}
+
+/// <summary>Picks the flusher for the running process.</summary>
+internal static class Arm64InstructionCache
+{
+    public static IInstructionCacheFlusher CreateForCurrentProcess()
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.Arm64)
+            throw new PlatformNotSupportedException("Arm64 instruction-cache maintenance requested in a non-arm64 process.");
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+            return new WindowsInstructionCacheFlusher();
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
+            return new MacInstructionCacheFlusher();
+        try
+        {
+            return LinuxInstructionCacheFlusher.Create();
+        }
+        catch (InvalidOperationException) when (LibgccAvailable())
+        {
+            // mmap/mprotect(PROT_EXEC) refused for our own page (e.g. an SELinux execmem policy): the same
+            // sequence from libgcc_s, which is already executable, still works.
+            return new LibgccInstructionCacheFlusher();
+        }
+    }
+
+    private static bool LibgccAvailable()
+    {
+        try
+        {
+            Arm64Native.__clear_cache(0, 0); // empty range: loads the library, touches nothing
+            return true;
+        }
+        catch (DllNotFoundException)
+        {
+            return false;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+}
