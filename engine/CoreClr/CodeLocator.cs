@@ -11,7 +11,7 @@ namespace Hybrid.CoreClr;
 /// </summary>
 internal static class CodeLocator
 {
-    public static nint FindBody(MethodTarget target) => Follow(target, StartAddress(target));
+    public static nint FindBody(MethodTarget target, Func<nint, bool>? isHookedBody = null) => Follow(target, StartAddress(target), isHookedBody);
 
     private static nint StartAddress(MethodTarget target) =>
         // Shared code that takes a hidden instantiation argument has no usable stable entry point: GetFunctionPointer
@@ -21,10 +21,13 @@ internal static class CodeLocator
             : target.CodeOwner.MethodHandle.GetFunctionPointer();
 
     /// <summary>Follows precodes, call-counting stubs and jump stubs from <paramref name="at"/> to the compiled body.</summary>
-    public static nint Follow(MethodTarget target, nint at)
+    public static nint Follow(MethodTarget target, nint at, Func<nint, bool>? isHookedBody = null)
     {
         for (int hop = 0; hop < 8; hop++)
         {
+            // A body we already hooked starts with our jump; following it would lead into the replacement.
+            if (isHookedBody?.Invoke(at) == true)
+                return at;
             var kind = X64StubMatcher.Classify(at, out var next);
             switch (kind)
             {

@@ -30,7 +30,7 @@ internal static unsafe class HookRegistry
         bool heldHere = !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
         try
         {
-            nint body = CodeLocator.FindBody(target);
+            nint body = CodeLocator.FindBody(target, s_byBody.ContainsKey);
             if (s_byBody.TryGetValue(body, out var existing))
                 return existing;
             var hook = Create(target, body, compileKey);
@@ -70,8 +70,8 @@ internal static unsafe class HookRegistry
         code.StubPage.CopyTo(new Span<byte>((void*)pages, page));
         if (!memory.TryProtect(pages, page, PageAccess.ReadExecute, out int error))
             throw new NotSupportedException($"The redirect stub page for {MethodTarget.Describe(target.Method)} could not be made executable (error {error}).");
-        var original = CodeWriter.Read(body, code.EntryPatch.Length);
-        return new MethodHook(body, compileKey, original, code.EntryPatch, pages, pages + page, code.Trampoline, filter is not null);
+        var original = CodeMemory.Read(body, code.EntryPatch.Length);
+        return new MethodHook(body, compileKey, original, code.EntryPatch, pages, pages + page, code.Trampoline, filter is not null, code.InteriorFixups);
     }
 
     public static string PatchableName(MethodTarget target) =>

@@ -17,7 +17,7 @@ internal sealed unsafe class MethodHook
 {
     private readonly List<Redirection> _live = new();
 
-    public MethodHook(nint body, nint freezeKey, byte[] originalBytes, byte[] entryPatch, nint codePage, nint dataPage, nint trampoline, bool filtered)
+    public MethodHook(nint body, nint freezeKey, byte[] originalBytes, byte[] entryPatch, nint codePage, nint dataPage, nint trampoline, bool filtered, (nint From, nint To)[] interiorFixups)
     {
         Body = body;
         FreezeKey = freezeKey;
@@ -27,7 +27,10 @@ internal sealed unsafe class MethodHook
         DataPage = dataPage;
         Trampoline = trampoline;
         Filtered = filtered;
+        InteriorFixups = interiorFixups;
     }
+
+    public (nint From, nint To)[] InteriorFixups { get; }
 
     public nint Body { get; }
     public nint FreezeKey { get; }
@@ -70,7 +73,8 @@ internal sealed unsafe class MethodHook
             {
                 // The body goes back first: threads entering from now on run the original. Threads already past
                 // the jump are in the stub, whose cell still holds a valid target.
-                CodeWriter.Write(Body, OriginalBytes);
+                CodeMemory.Write(Body, OriginalBytes);
+                LinuxX64ThreadFence.RemoveFixups(InteriorFixups);
                 Installed = false;
                 TieringFreeze.Release(FreezeKey);
             }
@@ -87,7 +91,7 @@ internal sealed unsafe class MethodHook
         if (!Installed)
         {
             TieringFreeze.Hold(FreezeKey);
-            CodeWriter.Write(Body, EntryPatch);
+            CodeMemory.WriteWithThreadsParked(Body, EntryPatch, InteriorFixups);
             Installed = true;
         }
     }

@@ -14,11 +14,15 @@ internal static class X64Encoding
         public override void WriteByte(byte value) => Bytes.Add(value);
     }
 
-    public static byte[] Encode(ulong ip, IList<Instruction> instructions)
+    public static byte[] Encode(ulong ip, IList<Instruction> instructions) => Encode(ip, instructions, out _);
+
+    /// <summary>Encodes at <paramref name="ip"/>; <paramref name="offsets"/> gets each instruction's offset in the result.</summary>
+    public static byte[] Encode(ulong ip, IList<Instruction> instructions, out uint[] offsets)
     {
         var sink = new Sink();
-        if (!BlockEncoder.TryEncode(64, new InstructionBlock(sink, instructions, ip), out var error, out _))
+        if (!BlockEncoder.TryEncode(64, new InstructionBlock(sink, instructions, ip), out var error, out var result, BlockEncoderOptions.ReturnNewInstructionOffsets))
             throw new InvalidOperationException("x64 encoding failed: " + error);
+        offsets = result.NewInstructionOffsets;
         return sink.Bytes.ToArray();
     }
 

@@ -12,6 +12,12 @@ internal sealed class X64HookCode
     public required byte[] EntryPatch { get; init; }
     public required byte[] StubPage { get; init; }
     public required nint Trampoline { get; init; }
+
+    /// <summary>
+    /// For each instruction boundary inside the overwritten bytes (other than the entry), the address of the same
+    /// instruction in the trampoline: a thread stopped there while the jump is written is moved to the trampoline.
+    /// </summary>
+    public required (nint From, nint To)[] InteriorFixups { get; init; }
 }
 
 /// <summary>
@@ -109,7 +115,10 @@ internal static class X64HookBuilder
         var relocated = new List<Instruction>(covered);
         ulong resume = covered[^1].NextIP;
         relocated.Add(Instruction.CreateBranch(Code.Jmp_rel32_64, resume));
-        var trampolineBytes = X64Encoding.Encode(trampoline, relocated);
+        var trampolineBytes = X64Encoding.Encode(trampoline, relocated, out var offsets);
+        var fixups = new (nint, nint)[covered.Count - 1];
+        for (int i = 1; i < covered.Count; i++)
+            fixups[i - 1] = ((nint)covered[i].IP, (nint)(trampoline + offsets[i]));
         if (TrampolineOffset + trampolineBytes.Length > pageSize)
             throw new InvalidOperationException("trampoline larger than its page");
 
@@ -123,7 +132,7 @@ internal static class X64HookBuilder
         var patch = new byte[length];
         patch.AsSpan().Fill(0xCC); // leftover bytes of partly overwritten instructions are never executed; int3 makes that visible
         jump.CopyTo(patch, 0);
-        return new X64HookCode { EntryPatch = patch, StubPage = page, Trampoline = (nint)trampoline };
+        return new X64HookCode { EntryPatch = patch, StubPage = page, Trampoline = (nint)trampoline, InteriorFixups = fixups };
     }
 
     private static byte[] Assemble(Assembler asm, ulong ip)

@@ -1,0 +1,129 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Threading;
+using Hybrid.Os;
+using Hybrid.X64;
+using Iced.Intel;
+using NUnit.Framework;
+
+namespace Hybrid.Tests;
+
+[NonParallelizable]
+public class LifecycleTests
+{
+    private static readonly MethodInfo Twice = typeof(Calc).GetMethod(nameof(Calc.Twice))!;
+    private static MethodInfo C(string name) => typeof(Calc).GetMethod(name)!;
+
+    [Test]
+    public void NewestLiveRedirectWinsAndDisposalInAnyOrderRestoresExactBytes()
+    {
+        Calc.Twice(1);
+        using var probe = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        nint body = probe.Hook.Body;
+        int length = probe.Hook.OriginalBytes.Length;
+        var pristine = probe.Hook.OriginalBytes.ToArray();
+        probe.Dispose();
+        Assert.That(CodeMemory.Read(body, length), Is.EqualTo(pristine), "one redirect, disposed: original bytes");
+
+        var a = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        var b = Engine.Redirect(Twice, C(nameof(Calc.Minus)));
+        var c = Engine.Redirect(Twice, C(nameof(Calc.Const42)));
+        Assert.That(Calc.Twice(3), Is.EqualTo(42), "newest wins");
+        Assert.That(new[] { b.Hook, c.Hook }, Is.All.SameAs(a.Hook), "every redirect of a method shares its one hook (none lands in a replacement)");
+        Assert.That(CodeMemory.Read(body, length), Is.Not.EqualTo(pristine));
+        b.Dispose();
+        Assert.That(Calc.Twice(3), Is.EqualTo(42), "disposing a middle one changes nothing");
+        c.Dispose();
+        Assert.That(Calc.Twice(3), Is.EqualTo(30), "the next newest live one takes over");
+        c.Dispose();
+        Assert.That(Calc.Twice(3), Is.EqualTo(30), "Dispose is idempotent");
+        a.Dispose();
+        Assert.That(Calc.Twice(3), Is.EqualTo(6));
+        Assert.That(CodeMemory.Read(body, length), Is.EqualTo(pristine), "no redirect left: exact original bytes");
+        Assert.That(a.IsActive || b.IsActive || c.IsActive, Is.False);
+    }
+
+    [Test]
+    public void EntryJumpDecodesAsAJumpToTheStubAndTheStubReachesTheReplacement()
+    {
+        using var r = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        var written = X64Decoding.DecodeOne(r.Hook.Body);
+        Assert.That(written.Mnemonic, Is.EqualTo(Mnemonic.Jmp));
+        Assert.That(written.Code, Is.EqualTo(Code.Jmp_rel32_64), "the stub is allocated within ±2 GiB, so the 5-byte form is used");
+        Assert.That((nint)written.NearBranchTarget, Is.EqualTo(r.Hook.CodePage));
+        var stub = X64Decoding.DecodeOne(r.Hook.CodePage);
+        Assert.That(stub.Code, Is.EqualTo(Code.Jmp_rm64));
+        Assert.That(stub.IsIPRelativeMemoryOperand, Is.True);
+        unsafe
+        {
+            Assert.That(*(nint*)X64Decoding.RipTarget(stub), Is.EqualTo(r.Target));
+        }
+        // Bytes of partly overwritten instructions after the jump are int3: never executed, and loud if they were.
+        Assert.That(CodeMemory.Read(r.Hook.Body + 5, r.Hook.OriginalBytes.Length - 5), Is.All.EqualTo((byte)0xCC));
+    }
+
+    [Test]
+    public void TrampolineRelocatesTheOverwrittenInstructionsAndJumpsBack()
+    {
+        using var r = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        var original = X64Decoding.Decode(r.Hook.OriginalBytes, (ulong)r.Hook.Body);
+        var trampoline = X64Decoding.DecodeCovering(r.Hook.Trampoline, 64).Take(original.Count + 1).ToList();
+        for (int i = 0; i < original.Count; i++)
+            Assert.That(trampoline[i].Mnemonic, Is.EqualTo(original[i].Mnemonic), $"instruction {i}");
+        var back = trampoline[original.Count];
+        Assert.That(back.Mnemonic, Is.EqualTo(Mnemonic.Jmp));
+        Assert.That(back.NearBranchTarget, Is.EqualTo((ulong)r.Hook.Body + (ulong)r.Hook.OriginalBytes.Length));
+    }
+
+    [Test]
+    public void NoWritableAndExecutableMappingIsLeftBehind()
+    {
+        if (!OperatingSystem.IsLinux())
+            Assert.Ignore("reads /proc/self/maps");
+        static string[] Rwx() => File.ReadAllLines("/proc/self/maps").Where(l => l.Split(' ')[1].StartsWith("rwx", StringComparison.Ordinal)).ToArray();
+        var before = Rwx();
+        using (Engine.Redirect(Twice, C(nameof(Calc.TimesTen))))
+        using (Engine.Redirect(typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!, typeof(Replacements).GetMethod(nameof(Replacements.FixedUtcNow))!))
+        {
+            Assert.That(Rwx(), Is.EquivalentTo(before), "while redirects are live");
+        }
+        Assert.That(Rwx(), Is.EquivalentTo(before), "after they are disposed");
+    }
+
+    [Test]
+    public void ConcurrentCallersSeeOldOrNewResultWhileRedirectsComeAndGo()
+    {
+        var thrice = C(nameof(Calc.Thrice));
+        var plus = C(nameof(Calc.Plus1000));
+        int wrong = 0;
+        long calls = 0;
+        using var stop = new CancellationTokenSource();
+        var callers = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+        {
+            int i = t;
+            long local = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                int x = i++ & 0xFFFF;
+                int y = Calc.Thrice(x);
+                if (y != x * 3 && y != x + 1000)
+                    Interlocked.Increment(ref wrong);
+                local++;
+            }
+            Interlocked.Add(ref calls, local);
+        }) { IsBackground = true }).ToList();
+        callers.ForEach(t => t.Start());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        const int cycles = 10_000;
+        for (int i = 0; i < cycles; i++)
+            Engine.Redirect(thrice, plus).Dispose();
+        TestContext.Out.WriteLine($"{cycles} install/dispose cycles in {clock.ElapsedMilliseconds} ms; threads parked by the fence so far: {Hybrid.Os.LinuxX64ThreadFence.ThreadsParked} of {Hybrid.Os.LinuxX64ThreadFence.ThreadsSignalled} signalled");
+        stop.Cancel();
+        callers.ForEach(t => t.Join());
+        Assert.That(wrong, Is.Zero);
+        Assert.That(calls, Is.GreaterThan(10_000));
+        TestContext.Out.WriteLine($"{calls:N0} concurrent calls during {cycles} install/dispose pairs");
+    }
+}
