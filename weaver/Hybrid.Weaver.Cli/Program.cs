@@ -1,0 +1,9 @@
+using System;
+
+namespace Hybrid.Weaving.Cli
+{
+    internal static class Program
+    {
+        static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    }
+}
