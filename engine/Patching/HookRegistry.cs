@@ -26,6 +26,7 @@ internal static unsafe class HookRegistry
         // Compile first (the hold refuses every compilation of the method, the first one included), then hold
         // tier-up before reading the body, so the body cannot be replaced between finding and patching it.
         target.Prepare();
+        InliningBlock.Apply(target);
         nint compileKey = CodeLocator.CompileKey(target);
         bool heldHere = !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
         try

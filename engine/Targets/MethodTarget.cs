@@ -101,7 +101,7 @@ internal sealed class MethodTarget
             throw new ArgumentException($"{name} was emitted at run time (Reflection.Emit); Hybrid redirects compiled methods only. Fix: redirect the compiled method that creates or calls it.", parameterName);
         if (method.ContainsGenericParameters)
             throw new ArgumentException($"{name} is an open generic definition; only one closed instantiation can be redirected. Fix: close it first, e.g. typeof(Cache<>).MakeGenericType(typeof(int)) or method.MakeGenericMethod(typeof(string)).", parameterName);
-        if (method.IsConstructor && method.IsStatic)
+        if (method is ConstructorInfo && method.IsStatic)
             throw new ArgumentException($"{name} is a static constructor; the runtime runs it once, under its own lock, so it cannot be redirected. Fix: redirect the static members that read what it initialises.", parameterName);
         if (method.DeclaringType.IsInterface && method.IsAbstract)
             throw new ArgumentException($"{name} is declared by interface {method.DeclaringType.FullName} and has no body. Fix: redirect the implementing method, e.g. typeof(MyImpl).GetMethod(\"{method.Name}\").", parameterName);

@@ -128,3 +128,25 @@ public class HoldTests
         Assert.That(InBatches(CountUtcNow), Is.Zero, "calls that bypassed the redirect");
     }
 }
+
+[NonParallelizable]
+public class InliningTests
+{
+    public static class Small
+    {
+        public static int Seven() => 7; // inlinable: no NoInlining
+    }
+
+    public static int Eight() => 8;
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int CompiledAfterTheRedirect() => Small.Seven();
+
+    [Test]
+    public void CallersCompiledAfterTheRedirectDoNotInlineTheOriginal()
+    {
+        using var r = Engine.Redirect(typeof(Small).GetMethod(nameof(Small.Seven))!, typeof(InliningTests).GetMethod(nameof(Eight))!);
+        // Fully optimised on first call, so the JIT would inline Seven() here if it were allowed to.
+        Assert.That(CompiledAfterTheRedirect(), Is.EqualTo(8));
+    }
+}

@@ -1,0 +1,53 @@
+using System;
+using NUnit.Framework;
+
+namespace Hybrid.Tests;
+
+[NonParallelizable]
+public class ExplainTests
+{
+    public static class Small
+    {
+        public static int Id(int x) => x; // small, not NoInlining: likely inlined into callers
+    }
+
+    [Test]
+    public void ExplainsANativeRedirectWithoutWritingCode()
+    {
+        int writes = Os.CodeMemory.WriteCount;
+        var plan = Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Twice))!);
+        Assert.That(plan.CanRedirect, Is.True);
+        Assert.That(plan.Strategy, Is.EqualTo(RedirectStrategy.NativeJump));
+        Assert.That(plan.Summary, Does.Contain("Calc.Twice(System.Int32)").And.Contain("native jump"));
+        Assert.That(Os.CodeMemory.WriteCount, Is.EqualTo(writes));
+        Assert.That(Calc.Twice(4), Is.EqualTo(8));
+    }
+
+    [Test]
+    public void WarnsAboutLikelyInlining()
+    {
+        var plan = Engine.Explain(typeof(Small).GetMethod(nameof(Small.Id))!);
+        Assert.That(plan.Warnings, Has.Some.Contains("inlined").And.Some.Contains("<Patchable Include=\"Hybrid.Tests.ExplainTests+Small.Id\" />"));
+        Assert.That(Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Twice))!).Warnings, Has.None.Contains("inlined"), "NoInlining methods get no such warning");
+    }
+
+    [Test]
+    public void SaysWhatHappensWithSharedGenericCode()
+    {
+        var plan = Engine.Explain(typeof(Generic).GetMethod(nameof(Generic.Name))!.MakeGenericMethod(typeof(string)));
+        Assert.That(plan.CanRedirect, Is.True);
+        Assert.That(plan.Warnings, Has.Some.Contains("shared generic code").And.Some.Contains("only this instantiation"));
+        var instance = Engine.Explain(typeof(Box<string>).GetMethod(nameof(Box<string>.Get))!);
+        Assert.That(instance.Warnings, Has.Some.Contains("subclasses"));
+        Assert.That(Engine.Explain(typeof(Box<int>).GetMethod(nameof(Box<int>.Get))!).Warnings, Has.None.Contains("shared"));
+    }
+
+    [Test]
+    public void ExplainsRefusalsInsteadOfThrowing()
+    {
+        var plan = Engine.Explain(typeof(BadInputTests.AbstractBase).GetMethod(nameof(BadInputTests.AbstractBase.Value))!);
+        Assert.That(plan.CanRedirect, Is.False);
+        Assert.That(plan.Summary, Does.Contain("abstract").And.Not.Contain("(Parameter"));
+        Assert.That(plan.ToString(), Does.StartWith(plan.Summary));
+    }
+}
