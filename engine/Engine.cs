@@ -76,8 +76,7 @@ public static class Engine
         {
             try
             {
-                var hook = HookRegistry.For(target);
-                _ = hook;
+                refusal = HookRegistry.Check(target);
             }
             catch (NotSupportedException e)
             {

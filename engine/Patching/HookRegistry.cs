@@ -45,6 +45,26 @@ internal static unsafe class HookRegistry
         }
     }
 
+    /// <summary>
+    /// What <see cref="For"/> would refuse, without its side effects (no pages, no flags, no code written). The method
+    /// is compiled if it never was, because only compiled code can be checked. Caller holds the engine lock.
+    /// </summary>
+    public static string? Check(MethodTarget target)
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            return $"Native redirects on {RuntimeInformation.ProcessArchitecture} CoreCLR are not wired into the engine yet; weave the method and use the IL guard.";
+        target.Prepare();
+        nint body = CodeLocator.FindBody(target, s_byBody.ContainsKey);
+        if (s_byBody.ContainsKey(body))
+            return null;
+        X64HookBuilder.Covered(body, 5, out var refusal);
+        return refusal is null ? null : TooSmall(target, refusal);
+    }
+
+    private static string TooSmall(MethodTarget target, string refusal) =>
+        $"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump: {refusal}. " +
+        "Fix: weave it (<Patchable Include=\"" + PatchableName(target) + "\" />), which keeps it out of line and gives it an IL guard.";
+
     private static MethodHook Create(MethodTarget target, nint body, nint compileKey)
     {
         var memory = PlatformMemory.Current;
@@ -56,9 +76,7 @@ internal static unsafe class HookRegistry
         int jumpLength = X64Encoding.Jump((ulong)body, (ulong)pages).Length;
         var covered = X64HookBuilder.Covered(body, jumpLength, out var refusal);
         if (refusal is not null)
-            throw new NotSupportedException(
-                $"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump: {refusal}. " +
-                "Fix: weave it (<Patchable Include=\"" + PatchableName(target) + "\" />), which keeps it out of line and gives it an IL guard.");
+            throw new NotSupportedException(TooSmall(target, refusal));
 
         StubFilter? filter = target.Context switch
         {

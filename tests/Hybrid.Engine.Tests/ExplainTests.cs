@@ -23,6 +23,28 @@ public class ExplainTests
         Assert.That(Calc.Twice(4), Is.EqualTo(8));
     }
 
+    public static class NeverRedirected
+    {
+        public static int Small(int x) => x;
+    }
+
+    [Test]
+    public unsafe void LeavesTheMethodAsItFoundIt()
+    {
+        var method = typeof(NeverRedirected).GetMethod(nameof(NeverRedirected.Small))!;
+        ushort Flags() => *(ushort*)(method.MethodHandle.Value + 6);
+        RuntimeHelpersPrepare(method);
+        const ushort notInline = 0x2000; // MethodDesc::m_wFlags, see engine/CoreClr/InliningBlock.cs
+        Assert.That(Flags() & notInline, Is.Zero);
+        Assert.That(Engine.Explain(method).CanRedirect, Is.True);
+        Assert.That(Flags() & notInline, Is.Zero, "Explain does not mark the method not-inlinable");
+        using (Engine.Redirect(method, new Func<int, int>(x => -x)))
+            Assert.That(Flags() & notInline, Is.EqualTo(notInline), "Redirect does");
+    }
+
+    private static void RuntimeHelpersPrepare(System.Reflection.MethodBase m) => System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle);
+
+
     [Test]
     public void WarnsAboutLikelyInlining()
     {
