@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every Hybrid test lane, exactly as CI does:
+#   1. the solution's tests — the engine tests on .NET 8, 9 and 10 (a private dotnet root with the 8 and 9 runtimes
+#      from NuGet runtime packs, see .ci/dotnet-runtimes.sh), the weaver tests and the rest;
+#   2. the arm64 Mono lane (.ci/arm64-mono.sh): arm64 code running on a real arm64 JIT under qemu;
+#   3. the other lanes under .ci/ that exist (end-to-end packaging, parallel-scope proof, benchmark smoke run).
+# Prints one summary line at the end: "tests: N passed, N failed, N skipped".
+# Needs the Debian packages that .ci/run installs (cross binutils/gcc, qemu-user-static, debootstrap).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 CI="${CI:-true}"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+lane() {
+  local name=$1; shift
+  printf '\n===== %s =====\n' "$name"
+  local started=$SECONDS
+  "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  printf '===== %s: %s in %ss =====\n' "$name" "$([[ $rc == 0 ]] && echo ok || echo "FAILED (exit $rc)")" "$((SECONDS - started))"
+  [[ $rc == 0 ]] || status=1
+}
+
+root="$(.ci/dotnet-runtimes.sh | tail -n 1)" || { echo "could not prepare the .NET 8/9/10 dotnet root" >&2; exit 1; }
+export DOTNET_ROOT="$root" PATH="$root:$PATH"
+
+lane "solution tests (.NET 8, 9, 10)" dotnet test Hybrid.sln -c Release --logger "console;verbosity=minimal"
+lane "arm64 Mono lane" .ci/arm64-mono.sh
+for extra in e2e parallel-proof bench-quick; do
+  [[ -x .ci/$extra.sh ]] && lane "$extra" ".ci/$extra.sh"
+done
+
+# One line that sums every test run above (VSTest prints "Passed!  - Failed: F, Passed: P, Skipped: S, ...").
+read -r passed failed skipped < <(grep -aoE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
+  awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {print p+0, f+0, s+0}')
+printf '\ntests: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+[[ $failed == 0 ]] || status=1
+exit $status
