@@ -22,7 +22,7 @@ public sealed class HybridFakesAttribute : Attribute, ITestAction
     private static readonly ConcurrentDictionary<ITest, FakeScope> s_scopes = new();
 
     /// <summary>
-    /// When true, a test that passed fails if one of its fakes was never called (see <see cref="FakeScope.VerifyAllCalled"/>):
+    /// When true, a test that has not already failed fails if one of its fakes was never called (see <see cref="FakeScope.VerifyAllCalled"/>):
     /// a fake nobody hits usually means the test does not test what it claims. Default false.
     /// </summary>
     public bool VerifyAllCalled { get; set; }
@@ -44,7 +44,8 @@ public sealed class HybridFakesAttribute : Attribute, ITestAction
         string? unused = null;
         try
         {
-            if (VerifyAllCalled && TestContext.CurrentContext.Result.Outcome.Status == TestStatus.Passed)
+            // A test that already failed (or was skipped) keeps its own message; piling a second failure on it only hides it.
+            if (VerifyAllCalled && TestContext.CurrentContext.Result.Outcome.Status is not (TestStatus.Failed or TestStatus.Skipped))
             {
                 try
                 {
