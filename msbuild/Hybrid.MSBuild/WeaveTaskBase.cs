@@ -154,10 +154,16 @@ namespace Hybrid.Build
         /// <summary>Logs an error or warning located at the &lt;Patchable&gt; element in the project file that defined it.</summary>
         internal void LogAt(ITaskItem item, string? member, string code, bool error, string message)
         {
-            var file = item.GetMetadata("DefiningProjectFullPath");
-            var (line, column) = ItemLocator.Find(file, item.ItemSpec.Trim());
+            var file = item.GetMetadata("HybridDefinedIn");
             if (string.IsNullOrEmpty(file))
-                file = BuildEngine?.ProjectFileOfTaskNode ?? "";
+                file = item.GetMetadata("DefiningProjectFullPath");
+            var (line, column) = ItemLocator.Find(file, item.ItemSpec.Trim());
+            if (line == 0 && BuildEngine?.ProjectFileOfTaskNode is { Length: > 0 } project)
+            {
+                // Not found where MSBuild says it was defined (e.g. built from a property): fall back to the project.
+                file = project;
+                (line, column) = ItemLocator.Find(file, item.ItemSpec.Trim());
+            }
             if (error)
                 Log.LogError(null, code, null, file, line, column, 0, 0, message);
             else
@@ -187,13 +193,14 @@ namespace Hybrid.Build
             {
                 if (string.IsNullOrEmpty(file) || !File.Exists(file))
                     return (0, 0);
+                // The project spells the selector XML-escaped and with MSBuild escapes (%2A for '*', %3F for '?').
+                var xml = System.Security.SecurityElement.Escape(selector) ?? selector;
+                var spellings = new[] { xml, xml.Replace("*", "%2A").Replace("?", "%3F"), xml.Replace("*", "%2a").Replace("?", "%3f"), selector }
+                    .Select(s => "\"" + s + "\"").Distinct().ToArray();
                 var lines = File.ReadAllLines(file);
                 for (int i = 0; i < lines.Length; i++)
                 {
-                    var at = lines[i].IndexOf("\"" + System.Security.SecurityElement.Escape(selector) + "\"", StringComparison.Ordinal);
-                    if (at < 0)
-                        at = lines[i].IndexOf("\"" + selector + "\"", StringComparison.Ordinal);
-                    if (at >= 0 && lines[i].IndexOf("Patchable", StringComparison.Ordinal) >= 0)
+                    if (lines[i].IndexOf("Patchable", StringComparison.Ordinal) >= 0 && spellings.Any(s => lines[i].IndexOf(s, StringComparison.Ordinal) >= 0))
                         return (i + 1, lines[i].IndexOf("<", StringComparison.Ordinal) + 1);
                 }
             }
