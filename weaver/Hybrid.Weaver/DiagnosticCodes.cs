@@ -29,6 +29,8 @@ namespace Hybrid.Weaving
         public const string SymbolsProblem = "HYB0012";
         /// <summary>Info: a previously unsigned assembly is now strong-named with the given key.</summary>
         public const string NowStrongNamed = "HYB0013";
+        /// <summary>Warning: a selector names a method that is neither defined in nor called from the assembly (nothing to redirect).</summary>
+        public const string NoCallSites = "HYB0015";
         /// <summary>Error: the input cannot be woven at all (e.g. it is the core library, or a module without an assembly).</summary>
         public const string UnsupportedAssembly = "HYB0014";
 
@@ -44,6 +46,8 @@ namespace Hybrid.Weaving
         public const string SkipCompilerGenerated = "HYB0105";
         /// <summary>Skip: methods declared on interfaces are not supported.</summary>
         public const string SkipInterface = "HYB0106";
+        /// <summary>Skip: a call site of a selected external method was left alone (constrained., base constructor call, instance delegate, varargs).</summary>
+        public const string SkipCallSite = "HYB0107";
         /// <summary>Error: an unexpected failure while weaving one method (please report it).</summary>
         public const string InternalError = "HYB0199";
     }

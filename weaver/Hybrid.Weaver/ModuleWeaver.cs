@@ -29,6 +29,10 @@ namespace Hybrid.Weaving
         readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
         MethodReference? guardAttributeCtor;
 
+        internal TypeReference SystemType => systemType;
+        internal TypeReference MulticastDelegate => multicastDelegate;
+        internal MethodReference CompilerGeneratedCtor => compilerGeneratedCtor;
+
         public ModuleWeaver(ModuleDefinition module)
         {
             this.module = module;
@@ -518,7 +522,7 @@ namespace Hybrid.Weaving
         /// Injects an internal attribute class into the woven module itself, so the woven assembly has no reference to
         /// any Hybrid assembly; the engine matches it by full name.
         /// </summary>
-        MethodReference InjectAttribute(string name, params (string Param, string Field, TypeReference Type)[] members)
+        internal MethodReference InjectAttribute(string name, params (string Param, string Field, TypeReference Type)[] members)
         {
             var type = new TypeDefinition(GuardAttributeNamespace, name,
                 TypeAttributes.NotPublic | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class, attributeType);

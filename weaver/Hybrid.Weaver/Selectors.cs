@@ -206,6 +206,23 @@ namespace Hybrid.Weaving
             return result;
         }
 
+        /// <summary>
+        /// True when a selector's type name refers to this assembly: one of its types (or the outer type of a nested
+        /// name) or one of its namespaces. A miss there is a typo, not a method of another assembly.
+        /// </summary>
+        public bool IsOwnName(string typeName)
+        {
+            if (FindTypes(typeName).Any())
+                return true;
+            var plus = typeName.IndexOf('+');
+            if (plus > 0 && FindTypes(typeName.Substring(0, plus)).Any())
+                return true;
+            var outer = plus > 0 ? typeName.Substring(0, plus) : typeName;
+            var dot = outer.LastIndexOf('.');
+            var ns = dot > 0 ? outer.Substring(0, dot) : "";
+            return types.Any(t => t.Type.DeclaringType == null && t.Type.Namespace == ns && (ns.Length > 0 || t.Type.Name == outer));
+        }
+
         IEnumerable<TypeDefinition> FindTypes(string typeName)
         {
             var exact = types.Where(t => string.Equals(t.Name, typeName, StringComparison.Ordinal)).Select(t => t.Type).ToList();

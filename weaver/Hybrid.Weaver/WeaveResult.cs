@@ -102,8 +102,9 @@ namespace Hybrid.Weaving
     public sealed class WeaveResult
     {
         internal WeaveResult(IReadOnlyList<WovenMethod> woven, IReadOnlyList<SkippedMethod> skipped, IReadOnlyList<WeaverDiagnostic> diagnostics,
-            bool alreadyWoven, bool outputWritten, string? outputPath, TimeSpan elapsed)
+            bool alreadyWoven, bool outputWritten, string? outputPath, TimeSpan elapsed, IReadOnlyList<WovenCallSite>? callSites = null)
         {
+            CallSites = callSites ?? Array.Empty<WovenCallSite>();
             WovenMethods = woven;
             SkippedMethods = skipped;
             Diagnostics = diagnostics;
@@ -115,6 +116,12 @@ namespace Hybrid.Weaving
 
         /// <summary>Methods that were made redirectable, in metadata order.</summary>
         public IReadOnlyList<WovenMethod> WovenMethods { get; }
+
+        /// <summary>
+        /// External methods (framework, other assemblies) whose call sites in this assembly were redirected through a
+        /// call-site guard, one entry per target and call kind (docs/weaver.md, "Call-site guards").
+        /// </summary>
+        public IReadOnlyList<WovenCallSite> CallSites { get; }
 
         /// <summary>Methods that matched a selector but were not woven, with reasons.</summary>
         public IReadOnlyList<SkippedMethod> SkippedMethods { get; }

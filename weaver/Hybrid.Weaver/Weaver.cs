@@ -30,6 +30,7 @@ namespace Hybrid.Weaving
             readonly List<WeaverDiagnostic> diagnostics = new List<WeaverDiagnostic>();
             readonly List<WovenMethod> woven = new List<WovenMethod>();
             readonly List<SkippedMethod> skipped = new List<SkippedMethod>();
+            IReadOnlyList<WovenCallSite>? callSites;
             readonly Stopwatch clock = Stopwatch.StartNew();
             readonly string input;
             readonly string output;
@@ -51,7 +52,7 @@ namespace Hybrid.Weaving
             }
 
             WeaveResult Finish(bool alreadyWoven = false, bool written = false)
-                => new WeaveResult(woven.ToArray(), skipped.ToArray(), diagnostics.ToArray(), alreadyWoven, written, output, clock.Elapsed);
+                => new WeaveResult(woven.ToArray(), skipped.ToArray(), diagnostics.ToArray(), alreadyWoven, written, output, clock.Elapsed, callSites);
 
             public WeaveResult Execute()
             {
@@ -181,9 +182,12 @@ namespace Hybrid.Weaving
 
                 var selection = new MethodSelection(module);
                 var explicitly = new HashSet<MethodDefinition>();
-                var selected = selection.Select(selectors, explicitly, (sel, hint) =>
-                    Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
-                        "selector '" + sel.Text + "' matched no method in " + Path.GetFileName(input) + "; " + hint, member: sel.Text));
+                var unmatched = new List<(Selector Selector, string Hint)>();
+                var selected = selection.Select(selectors, explicitly, (sel, hint) => unmatched.Add((sel, hint)));
+                var callTargets = new List<CallTarget>();
+                var explicitTargets = new HashSet<string>(StringComparer.Ordinal);
+                if (unmatched.Count > 0)
+                    SelectCallTargets(module, selection, unmatched, callTargets, explicitTargets);
                 if (HasErrors)
                     return Finish();
 
@@ -212,8 +216,70 @@ namespace Hybrid.Weaving
                         return Finish();
                     }
                 }
+                if (callTargets.Count > 0)
+                {
+                    // After method weaving, so the Original copies' call sites are redirected too.
+                    var callSiteWeaver = new CallSiteWeaver(module, weaver, callTargets);
+                    try
+                    {
+                        callSiteWeaver.Run();
+                    }
+                    catch (Exception e) when (!(e is AssemblyResolutionException))
+                    {
+                        Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                            "internal error while redirecting call sites: " + e + " - please report this; exclude the framework method from the selection to work around it");
+                        return Finish();
+                    }
+                    callSites = callSiteWeaver.Woven;
+                    foreach (var (target, reason, caller, count) in callSiteWeaver.LeftAlone)
+                    {
+                        var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
+                        skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
+                        if (explicitTargets.Contains(target.Key))
+                            Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
+                                "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
+                                member: target.Display);
+                    }
+                }
                 weaver.MarkAssembly(Version);
                 return Write(module, symbols, pdbPath);
+            }
+
+            /// <summary>
+            /// Selectors that match no method defined in the module are resolved against the methods the module calls
+            /// (framework and other assemblies): those get call-site guards. A selector that names neither is an error
+            /// when it names this assembly's own types or namespaces (a typo), otherwise a warning (nothing calls it).
+            /// </summary>
+            void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<(Selector Selector, string Hint)> unmatched,
+                List<CallTarget> callTargets, HashSet<string> explicitTargets)
+            {
+                var called = CallTarget.Scan(module);
+                var taken = new HashSet<string>(StringComparer.Ordinal);
+                var file = Path.GetFileName(input);
+                foreach (var (sel, hint) in unmatched)
+                {
+                    var matches = CallTarget.Select(called, sel);
+                    if (matches.Count > 0)
+                    {
+                        foreach (var t in matches)
+                        {
+                            if (taken.Add(t.Key))
+                                callTargets.Add(t);
+                            if (sel.Glob == null)
+                                explicitTargets.Add(t.Key);
+                        }
+                        continue;
+                    }
+                    if (sel.Glob == null && !selection.IsOwnName(sel.TypeName))
+                        Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
+                            "selector '" + sel.Text + "' names " + sel.TypeName + "." + sel.MemberName + (sel.Parameters != null ? "(" + string.Join(",", sel.Parameters) + ")" : "")
+                            + ", which is neither defined in " + file + " nor called from it; nothing was woven for it. Methods of other assemblies (such as the framework) are redirected at their call sites in "
+                            + file + ", and it has none - check the spelling (and the overload), or weave the assembly that makes the calls",
+                            member: sel.Text);
+                    else
+                        Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                            "selector '" + sel.Text + "' matched no method in " + file + "; " + hint, member: sel.Text);
+                }
             }
 
             void CheckReferences(ModuleDefinition module)

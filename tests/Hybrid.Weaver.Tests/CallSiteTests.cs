@@ -1,0 +1,367 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Text;
+using Hybrid.Weaving;
+using Mono.Cecil;
+using Mono.Cecil.Cil;
+using NUnit.Framework;
+
+namespace Hybrid.Weaver.Tests
+{
+    /// <summary>
+    /// Call-site guards: framework methods have no body the weaver could guard, so the calls to them from the woven
+    /// assembly are redirected through injected wrappers (docs/weaver.md, "Call-site guards").
+    /// </summary>
+    [TestFixture]
+    [NonParallelizable]
+    public sealed class CallSiteTests
+    {
+        const string CallsType = "Hybrid.Weaver.Fixtures.CallSites.Calls";
+
+        static readonly string[] Selectors =
+        {
+            "System.DateTime.UtcNow",
+            "System.IO.File.ReadAllText(System.String)",
+            "System.Guid.NewGuid",
+            "System.String.Trim()",
+            "System.Object.ToString",
+            "System.IDisposable.Dispose",
+            "System.Linq.Enumerable.Count(System.Collections.Generic.IEnumerable`1<TSource>)",
+            "System.DateTime.AddDays",
+            "System.Text.StringBuilder..ctor(int)",
+            CallsType + ".Woven",
+        };
+
+        TempDir dir = null!;
+        IsolatedContext context = null!;
+        Assembly asm = null!;
+        WeaveResult result = null!;
+
+        [OneTimeSetUp]
+        public void WeaveFixtures()
+        {
+            dir = new TempDir();
+            var input = dir.Copy(TestPaths.Fixtures);
+            result = Weave.Ok(input, Selectors);
+            context = new IsolatedContext(dir.Path);
+            asm = context.LoadFile(input);
+        }
+
+        [OneTimeTearDown]
+        public void Unload()
+        {
+            context.Dispose();
+            dir.Dispose();
+        }
+
+        [TearDown]
+        public void ClearSlots()
+        {
+            foreach (var slot in CallSiteContract.AllSlots(asm))
+                slot.SetValue(null, null);
+            foreach (var m in Calls.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+                if (m.GetCustomAttributesData().Any(a => a.AttributeType.FullName == "Hybrid.Woven.HybridGuardAttribute"))
+                    Contract.Clear(m);
+        }
+
+        Type Calls => asm.GetType(CallsType, throwOnError: true)!;
+
+        object? Call(string name, params object?[] args) => Call(name, Type.EmptyTypes, args);
+
+        object? Call(string name, Type[] typeArgs, params object?[] args)
+        {
+            var m = Calls.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+            if (typeArgs.Length > 0)
+                m = m.MakeGenericMethod(typeArgs);
+            try
+            {
+                return m.Invoke(null, args);
+            }
+            catch (TargetInvocationException e) when (e.InnerException != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                throw;
+            }
+        }
+
+        object New(string type) => Activator.CreateInstance(asm.GetType("Hybrid.Weaver.Fixtures.CallSites." + type, throwOnError: true)!)!;
+
+        /// <summary>Redirects <paramref name="target"/> at every call site in the woven fixture, exactly as the engine would.</summary>
+        void Redirect(MethodBase target, Func<object?[], object?> impl)
+        {
+            var slots = CallSiteContract.Slots(asm, target).ToList();
+            Assert.That(slots, Is.Not.Empty, "no call-site guard for " + target);
+            foreach (var slot in slots)
+                slot.SetValue(null, Contract.Handler(slot.FieldType, impl));
+        }
+
+        static MethodInfo CountOf<T>() => typeof(Enumerable).GetMethods().Single(m => m.Name == "Count" && m.GetParameters().Length == 1).MakeGenericMethod(typeof(T));
+
+        [Test]
+        public void EmptySlots_BehaviourIsUnchanged()
+        {
+            var before = DateTime.UtcNow;
+            var now = (DateTime)Call("UtcNow")!;
+            Assert.That(now, Is.InRange(before, DateTime.UtcNow));
+            Assert.That(((Func<DateTime>)Call("Later")!)(), Is.InRange(before, DateTime.UtcNow));
+
+            var file = dir.File("text.txt");
+            File.WriteAllText(file, "contents");
+            Assert.That(Call("Read", file), Is.EqualTo("contents"));
+            Assert.That(() => Call("Read", dir.File("missing.txt")), Throws.InstanceOf<FileNotFoundException>());
+
+            var a = (Guid)Call("NewId")!;
+            var b = ((Func<Guid>)Call("IdFactory")!)();
+            Assert.That(a, Is.Not.EqualTo(Guid.Empty).And.Not.EqualTo(b));
+
+            Assert.That(Call("Clean", "  x  "), Is.EqualTo("x"));
+            Assert.That(Call("Describe", New("Custom")), Is.EqualTo("custom"), "virtual dispatch is preserved");
+            Assert.That(Call("Describe", 12), Is.EqualTo("12"));
+            var resource = New("Resource");
+            Call("Close", resource);
+            Assert.That(resource.GetType().GetField("Disposed")!.GetValue(resource), Is.EqualTo(1), "interface dispatch is preserved");
+            Assert.That(Call("CountInts", new[] { 1, 2, 3 }), Is.EqualTo(3));
+            Assert.That(Call("CountStrings", new List<string> { "a" }), Is.EqualTo(1));
+            Assert.That(Call("CountAny", new[] { typeof(int) }, new[] { 1, 2 }), Is.EqualTo(2));
+            var day = new DateTime(2020, 2, 28, 0, 0, 0, DateTimeKind.Utc);
+            Assert.That(Call("Tomorrow", day), Is.EqualTo(day.AddDays(1)));
+            Assert.That(((StringBuilder)Call("Builder", 77)!).Capacity, Is.EqualTo(77));
+            Assert.That(Call("DescribeGeneric", new[] { typeof(int) }, 5), Is.EqualTo("5"));
+            Assert.That(Call("Woven", 1), Is.EqualTo(1 + DateTime.UtcNow.Year));
+        }
+
+        [Test]
+        public void StaticTargets_SlotSet_FixtureSeesReplacement()
+        {
+            var fixedTime = new DateTime(2000, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+            Redirect(typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!, _ => fixedTime);
+            Assert.That(Call("UtcNow"), Is.EqualTo(fixedTime));
+            Assert.That(((Func<DateTime>)Call("Later")!)(), Is.EqualTo(fixedTime), "calls inside lambdas are redirected");
+
+            Redirect(typeof(File).GetMethod(nameof(File.ReadAllText), new[] { typeof(string) })!, args => "fake:" + args[0]);
+            Assert.That(Call("Read", "/nowhere"), Is.EqualTo("fake:/nowhere"));
+
+            var id = Guid.Parse("11111111-2222-3333-4444-555555555555");
+            Redirect(typeof(Guid).GetMethod(nameof(Guid.NewGuid))!, _ => id);
+            Assert.That(Call("NewId"), Is.EqualTo(id));
+            Assert.That(((Func<Guid>)Call("IdFactory")!)(), Is.EqualTo(id), "a delegate created from the method group goes through the wrapper");
+
+            ClearSlots();
+            Assert.That(Call("UtcNow"), Is.Not.EqualTo(fixedTime));
+            Assert.That(Call("NewId"), Is.Not.EqualTo(id));
+        }
+
+        [Test]
+        public void InstanceVirtualAndInterfaceTargets_SlotSet_FixtureSeesReplacement()
+        {
+            Redirect(typeof(string).GetMethod(nameof(string.Trim), Type.EmptyTypes)!, args => "[" + args[0] + "]");
+            Assert.That(Call("Clean", " x "), Is.EqualTo("[ x ]"), "the instance is passed first");
+
+            Redirect(typeof(object).GetMethod(nameof(ToString))!, args => "redirected " + args[0]!.GetType().Name);
+            Assert.That(Call("Describe", New("Custom")), Is.EqualTo("redirected Custom"));
+            Assert.That(Call("DescribeGeneric", new[] { typeof(int) }, 5), Is.EqualTo("5"), "constrained. call sites are left alone");
+
+            var disposed = new List<object?>();
+            Redirect(typeof(IDisposable).GetMethod(nameof(IDisposable.Dispose))!, args => { disposed.Add(args[0]); return null; });
+            var resource = New("Resource");
+            Call("Close", resource);
+            Assert.That(disposed, Is.EqualTo(new[] { resource }));
+            Assert.That(resource.GetType().GetField("Disposed")!.GetValue(resource), Is.EqualTo(0));
+
+            var day = new DateTime(2020, 2, 28, 0, 0, 0, DateTimeKind.Utc);
+            Redirect(typeof(DateTime).GetMethod(nameof(DateTime.AddDays))!, args => ((DateTime)args[0]!).AddYears((int)(double)args[1]!));
+            Assert.That(Call("Tomorrow", day), Is.EqualTo(day.AddYears(1)), "value-type instance passed by reference");
+        }
+
+        [Test]
+        public void GenericTarget_OneSlotPerInstantiation()
+        {
+            Redirect(CountOf<int>(), _ => 42);
+            Assert.That(Call("CountInts", new[] { 1 }), Is.EqualTo(42));
+            Assert.That(Call("CountAny", new[] { typeof(int) }, new[] { 1 }), Is.EqualTo(42), "generic callers share the closed instantiation's slot");
+            Assert.That(Call("CountStrings", (object)new[] { "a" }), Is.EqualTo(1), "Count<string> is a different slot");
+            Assert.That(Call("CountAny", new[] { typeof(string) }, (object)new[] { "a", "b" }), Is.EqualTo(2));
+
+            Redirect(CountOf<string>(), _ => 7);
+            Assert.That(Call("CountStrings", (object)new[] { "a" }), Is.EqualTo(7));
+            Assert.That(Call("CountAny", new[] { typeof(string) }, (object)new[] { "a" }), Is.EqualTo(7));
+        }
+
+        [Test]
+        public void Constructor_NewobjSitesAreRedirected()
+        {
+            Redirect(typeof(StringBuilder).GetConstructor(new[] { typeof(int) })!, args => new StringBuilder("made " + args[0]));
+            Assert.That(Call("Builder", 5)!.ToString(), Is.EqualTo("made 5"));
+        }
+
+        [Test]
+        public void WovenMethodAndItsOriginal_CallSitesAreRedirected()
+        {
+            Redirect(typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!, _ => new DateTime(2000, 1, 1));
+            var woven = Calls.GetMethod("Woven")!;
+            Assert.That(woven.Invoke(null, new object[] { 1 }), Is.EqualTo(2001));
+            Assert.That(Contract.Original(woven).Invoke(null, new object[] { 1 }), Is.EqualTo(2001));
+            Contract.Redirect(woven, args => -(int)args[0]!);
+            Assert.That(woven.Invoke(null, new object[] { 1 }), Is.EqualTo(-1), "method guard and call-site guards coexist");
+        }
+
+        [Test]
+        public void Result_ListsWrappedAndLeftAloneCallSites()
+        {
+            var targets = result.CallSites.Select(c => c.Target).ToList();
+            Assert.That(targets, Does.Contain("System.DateTime.get_UtcNow()"));
+            Assert.That(targets, Does.Contain("System.IO.File.ReadAllText(System.String)"));
+            Assert.That(targets, Does.Contain("System.Linq.Enumerable.Count``1(System.Collections.Generic.IEnumerable`1<!!0>)"));
+            Assert.That(result.CallSites.Single(c => c.Target.StartsWith("System.IDisposable.Dispose", StringComparison.Ordinal)).CallKind, Is.EqualTo("callvirt"));
+            Assert.That(result.CallSites.Single(c => c.Target.StartsWith("System.Text.StringBuilder..ctor", StringComparison.Ordinal)).CallKind, Is.EqualTo("newobj"));
+            Assert.That(result.CallSites.Single(c => c.Target == "System.Guid.NewGuid()").CallSites, Is.GreaterThanOrEqualTo(2), "call and ldftn");
+            Assert.That(result.WovenMethods.Select(m => m.Method), Is.EqualTo(new[] { "System.Int32 " + CallsType + "::Woven(System.Int32)" }));
+
+            var constrained = result.SkippedMethods.Where(s => s.Code == DiagnosticCodes.SkipCallSite && s.Reason.Contains("constrained.", StringComparison.Ordinal)).ToList();
+            Assert.That(constrained, Has.Count.EqualTo(1));
+            Assert.That(constrained[0].Method, Does.StartWith("System.Object.ToString() called from "));
+            Assert.That(result.Diagnostics.Where(d => d.Code == DiagnosticCodes.SkipCallSite).Select(d => d.Severity), Has.All.EqualTo(DiagnosticSeverity.Warning));
+        }
+
+        [Test]
+        public void FrameworkMethodWithoutCallSites_IsAWarningNamingIt()
+        {
+            using var d = new TempDir();
+            var input = d.Copy(TestPaths.Fixtures);
+            var run = Weave.Ok(input, "System.Console.Beep", CallsType + ".Woven");
+            var warning = run.Diagnostics.Single(x => x.Code == DiagnosticCodes.NoCallSites);
+            Assert.That(warning.Severity, Is.EqualTo(DiagnosticSeverity.Warning));
+            Assert.That(warning.Message, Does.Contain("System.Console.Beep"));
+            Assert.That(warning.Member, Is.EqualTo("System.Console.Beep"));
+            Assert.That(run.CallSites, Is.Empty);
+
+            // A miss inside the assembly's own namespaces is still a typo (error), not a framework method.
+            var typo = Weave.Run(d.Copy(TestPaths.Fixtures, "typo.dll"), null, null, "Hybrid.Weaver.Fixtures.CallSites.Calls.Nope");
+            Assert.That(typo.Diagnostics.Single(x => x.Severity == DiagnosticSeverity.Error).Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));
+        }
+
+        [Test]
+        public void Glob_SelectsCallTargets()
+        {
+            using var d = new TempDir();
+            var run = Weave.Ok(d.Copy(TestPaths.Fixtures), "System.IO.File.*");
+            Assert.That(run.CallSites.Select(c => c.Target), Is.EqualTo(new[] { "System.IO.File.ReadAllText(System.String)" }));
+        }
+
+        [Test]
+        public void WovenIl_NoDirectCallsRemain_SequencePointsKept_Deterministic_Idempotent()
+        {
+            using var d = new TempDir();
+            var a = d.Copy(TestPaths.Fixtures, "a.dll");
+            var b = d.Copy(TestPaths.Fixtures, "b.dll");
+            Weave.Ok(a, Selectors);
+            Weave.Ok(b, Selectors);
+            Assert.That(File.ReadAllBytes(a), Is.EqualTo(File.ReadAllBytes(b)), "deterministic");
+
+            using (var original = ModuleDefinition.ReadModule(TestPaths.Fixtures, new ReaderParameters { ReadSymbols = true }))
+            using (var woven = ModuleDefinition.ReadModule(a, new ReaderParameters { ReadSymbols = true }))
+            {
+                var direct = woven.GetTypes().Where(t => !t.FullName.StartsWith("<Hybrid>CallSites", StringComparison.Ordinal))
+                    .SelectMany(t => t.Methods).Where(m => m.HasBody)
+                    .SelectMany(m => m.Body.Instructions.Select(i => (Method: m, Instruction: i)))
+                    .Where(x => x.Instruction.Operand is MethodReference mr && (mr.Name == "get_UtcNow" || mr.Name == "ReadAllText" || mr.Name == "NewGuid"))
+                    .Select(x => x.Method.FullName + ": " + x.Instruction)
+                    .ToList();
+                Assert.That(direct, Is.Empty);
+
+                foreach (var name in new[] { "UtcNow", "Read", "Clean", "Tomorrow" })
+                {
+                    static List<string> Lines(ModuleDefinition module, string method)
+                    {
+                        var m = module.GetType(CallsType).Methods.Single(x => x.Name == method);
+                        return m.DebugInformation.SequencePoints.Select(sp => sp.StartLine + ":" + sp.StartColumn + "-" + sp.EndColumn).ToList();
+                    }
+                    Assert.That(Lines(woven, name), Is.EqualTo(Lines(original, name)), name);
+                    var call = woven.GetType(CallsType).Methods.Single(x => x.Name == name).Body.Instructions
+                        .Single(i => i.Operand is MethodReference mr && mr.Name.StartsWith("Call_", StringComparison.Ordinal));
+                    Assert.That(call.OpCode, Is.EqualTo(OpCodes.Call));
+                }
+
+                var holder = woven.GetType("<Hybrid>CallSites");
+                Assert.That(woven.Assembly.CustomAttributes.Single(c => c.AttributeType.FullName == "Hybrid.Woven.HybridCallSitesAttribute").ConstructorArguments[0].Value, Is.SameAs(holder));
+                Assert.That(woven.AssemblyReferences.Select(r => r.FullName), Is.EquivalentTo(original.AssemblyReferences.Select(r => r.FullName)), "no assembly reference added");
+            }
+
+            var again = Weave.Ok(a, Selectors);
+            Assert.That(again.AlreadyWoven, Is.True);
+            Assert.That(again.CallSites, Is.Empty);
+        }
+    }
+
+    /// <summary>The engine's side of the call-site contract (docs/weaver.md, "Call-site guards"), by reflection only.</summary>
+    internal static class CallSiteContract
+    {
+        const string CallSitesAttribute = "Hybrid.Woven.HybridCallSitesAttribute";
+        const string CallSiteAttribute = "Hybrid.Woven.HybridCallSiteAttribute";
+
+        static IEnumerable<(Type Guard, CustomAttributeData Id)> Guards(Assembly assembly)
+        {
+            foreach (var a in assembly.GetCustomAttributesData().Where(a => a.AttributeType.FullName == CallSitesAttribute))
+            {
+                var holder = (Type)a.ConstructorArguments[0].Value!;
+                foreach (var guard in holder.GetNestedTypes(BindingFlags.Public | BindingFlags.NonPublic))
+                {
+                    var id = guard.GetCustomAttributesData().SingleOrDefault(x => x.AttributeType.FullName == CallSiteAttribute);
+                    if (id != null)
+                        yield return (guard, id);
+                }
+            }
+        }
+
+        /// <summary>Every slot of non-generic guards (for resetting in tests).</summary>
+        public static IEnumerable<FieldInfo> AllSlots(Assembly assembly)
+            => Guards(assembly).Where(g => !g.Guard.IsGenericTypeDefinition).Select(g => g.Guard.GetField("Target")!);
+
+        /// <summary>The Target slots that redirect the call sites of <paramref name="target"/> (one per call kind) in <paramref name="assembly"/>.</summary>
+        public static IEnumerable<FieldInfo> Slots(Assembly assembly, MethodBase target)
+        {
+            // The identity is computed from the method definition (open generic type, generic method definition).
+            var definition = target.Module.ResolveMethod(target.MetadataToken)!;
+            var declaring = definition.DeclaringType!;
+            var arity = definition.IsGenericMethodDefinition ? definition.GetGenericArguments().Length : 0;
+            var signature = Signature(definition);
+            var args = (target.DeclaringType!.IsGenericType ? target.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
+                .Concat(target.IsGenericMethod ? target.GetGenericArguments() : Type.EmptyTypes).ToArray();
+            foreach (var (guard, id) in Guards(assembly))
+            {
+                var a = id.ConstructorArguments;
+                if ((Type)a[0].Value! != declaring || (string)a[1].Value! != definition.Name || (int)a[2].Value! != arity || (string)a[3].Value! != signature)
+                    continue;
+                yield return (args.Length > 0 ? guard.MakeGenericType(args) : guard).GetField("Target")!;
+            }
+        }
+
+        public static string Signature(MethodBase definition)
+        {
+            var ret = definition is MethodInfo mi ? mi.ReturnType : typeof(void);
+            return Canonical(ret) + "(" + string.Join(",", definition.GetParameters().Select(p => Canonical(p.ParameterType))) + ")";
+        }
+
+        public static string Canonical(Type t)
+        {
+            if (t.IsByRef)
+                return Canonical(t.GetElementType()!) + "&";
+            if (t.IsPointer)
+                return Canonical(t.GetElementType()!) + "*";
+            if (t.IsArray)
+                return Canonical(t.GetElementType()!) + "[" + new string(',', t.GetArrayRank() - 1) + "]";
+            if (t.IsGenericParameter)
+                return (t.DeclaringMethod != null ? "!!" : "!") + t.GenericParameterPosition;
+            if (t.IsFunctionPointer)
+                return "fnptr";
+            if (t.IsGenericType)
+                return Name(t.GetGenericTypeDefinition()) + "<" + string.Join(",", t.GetGenericArguments().Select(Canonical)) + ">";
+            return Name(t);
+        }
+
+        static string Name(Type t) => t.IsNested ? Name(t.DeclaringType!) + "+" + t.Name : string.IsNullOrEmpty(t.Namespace) ? t.Name : t.Namespace + "." + t.Name;
+    }
+}
