@@ -67,6 +67,9 @@ namespace Hybrid.Build
                     }
                     if (!result.Success)
                         continue;
+                    if (result.AlreadyWoven)
+                        LogAt(items[0], null, Weaving.DiagnosticCodes.AlreadyWoven, false,
+                            $"{fileName} was already woven by its own build, so the <Patchable Assembly=\"{name}\"> selectors here are ignored; move them to the <Patchable> items of the project that builds {fileName}");
                     Summarize(result, fileName);
                     File.WriteAllText(stampPath, stamp);
                 }

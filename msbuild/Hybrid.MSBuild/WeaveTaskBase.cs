@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.Loader;
@@ -97,8 +98,9 @@ namespace Hybrid.Build
                 return;
             }
             var skipped = result.SkippedMethods.Count > 0 ? $", {result.SkippedMethods.Count} skipped" : "";
-            Log.LogMessage(MessageImportance.High, "Hybrid: wove {0} method(s){1} in {2} in {3:0} ms",
-                result.WovenMethods.Count, skipped, label, result.Elapsed.TotalMilliseconds);
+            // Formatted here: arguments passed through the .NET task host lose their format specifiers.
+            Log.LogMessage(MessageImportance.High, string.Format(CultureInfo.InvariantCulture, "Hybrid: wove {0} method(s){1} in {2} in {3:0} ms",
+                result.WovenMethods.Count, skipped, label, result.Elapsed.TotalMilliseconds));
             var importance = Verbose ? MessageImportance.High : MessageImportance.Low;
             foreach (var m in result.WovenMethods)
                 Log.LogMessage(importance, "  woven:   {0}", m.Method);
