@@ -34,6 +34,22 @@ namespace Hybrid.Benchmarks.Targets
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static int GuardClosure(int a, int b) => a - b;
 
+        /// <summary>Item 5 baseline: never faked or redirected.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int Plain(int a, int b) => a + b;
+
+        /// <summary>Item 5: faked in a scope of another async flow; called from a flow without a scope.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int ScopedElsewhere(int a, int b) => a + b;
+
+        /// <summary>Item 5: faked in the calling flow's own scope.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int ScopedHere(int a, int b) => a - b;
+
+        /// <summary>Item 5: was faked; the fake and its scope were disposed before measuring.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int ScopedReleased(int a, int b) => a + b;
+
         /// <summary>Install/dispose pair benchmarks (item 4); hook created in setup.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static int Pair(int a, int b) => a * b;
@@ -75,6 +91,10 @@ namespace Hybrid.Benchmarks.Targets
         public static int NativeToDelegate(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.NativeToDelegate(i, 1); return s; }
         public static int GuardStatic(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.GuardStatic(i, 1); return s; }
         public static int GuardClosure(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.GuardClosure(i, 1); return s; }
+        public static int Plain(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.Plain(i, 1); return s; }
+        public static int ScopedElsewhere(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.ScopedElsewhere(i, 1); return s; }
+        public static int ScopedHere(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.ScopedHere(i, 1); return s; }
+        public static int ScopedReleased(int n) { int s = 0; for (int i = 0; i < n; i++) s += Calls.ScopedReleased(i, 1); return s; }
         public static int Replacement(int n) { int s = 0; for (int i = 0; i < n; i++) s += Replacements.Add(i, 1); return s; }
         public static int ClosureDirect(Closure c, int n) { int s = 0; for (int i = 0; i < n; i++) s += c.Add(i, 1); return s; }
     }

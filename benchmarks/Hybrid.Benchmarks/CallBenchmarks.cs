@@ -1,6 +1,7 @@
 using System;
 using System.Reflection;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using Hybrid.Benchmarks.Targets;
 
@@ -27,7 +28,7 @@ namespace Hybrid.Benchmarks
     {
         sealed class Config : ManualConfig
         {
-            public Config() => AddColumn(new DeltaColumn());
+            public Config() => AddColumn(StatisticColumn.Median, StatisticColumn.Min, new DeltaColumn());
         }
 
         public const int N = 1000;

@@ -6,7 +6,7 @@ using BenchmarkDotNet.Running;
 
 namespace Hybrid.Benchmarks
 {
-    /// <summary>Mean minus the mean of the baseline in the same category, in nanoseconds (the targets are stated that way).</summary>
+    /// <summary>Median minus the median of the baseline in the same category, in nanoseconds (the targets are stated that way).</summary>
     internal sealed class DeltaColumn : IColumn
     {
         public string Id => nameof(DeltaColumn);
@@ -16,7 +16,7 @@ namespace Hybrid.Benchmarks
         public int PriorityInCategory => 0;
         public bool IsNumeric => true;
         public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Mean of this row minus the mean of the baseline row of its category, ns per call";
+        public string Legend => "Median of this row minus the median of the baseline row of its category, ns per call (medians: the machine is shared and loaded)";
         public bool IsAvailable(Summary summary) => true;
         public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
@@ -31,7 +31,7 @@ namespace Hybrid.Benchmarks
             var reference = baseline is null ? null : summary[baseline]?.ResultStatistics;
             if (reference is null)
                 return "-";
-            return (self.Mean - reference.Mean).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " ns";
+            return (self.Median - reference.Median).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " ns";
         }
 
         public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
