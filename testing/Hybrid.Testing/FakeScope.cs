@@ -86,14 +86,14 @@ public sealed class FakeScope : IDisposable
     public Fake<TResult> Of<TResult>(Expression<Func<TResult>> call)
     {
         var selection = MethodSelector.Select(call);
-        return Attach(new Fake<TResult>(MethodHub.For(selection.Method), this), selection.Instance);
+        return Attach(new Fake<TResult>(Typed<TResult>(selection.Method, call), this), selection.Instance);
     }
 
     /// <inheritdoc cref="Fake.Of{T, TResult}(Expression{Func{T, TResult}})"/>
     public Fake<TResult> Of<T, TResult>(Expression<Func<T, TResult>> call)
     {
         var selection = MethodSelector.Select(call);
-        return Attach(new Fake<TResult>(MethodHub.For(selection.Method), this), selection.Instance);
+        return Attach(new Fake<TResult>(Typed<TResult>(selection.Method, call), this), selection.Instance);
     }
 
     /// <inheritdoc cref="Fake.Of(Expression{Action})"/>
@@ -125,6 +125,17 @@ public sealed class FakeScope : IDisposable
         if (hub.ReturnType != typeof(TResult))
             throw new ArgumentException($"{hub.Name} returns {Names.Type(hub.ReturnType)}, not {Names.Type(typeof(TResult))}. Fix: Fake.Of<{Names.Type(hub.ReturnType)}>(method), or Fake.Of(method) for a void method.", nameof(method));
         return Attach(new Fake<TResult>(hub, this), null);
+    }
+
+    /// <summary>The hub of a selected method whose results a <see cref="Fake{TResult}"/> can produce.</summary>
+    private static MethodHub Typed<TResult>(MethodBase method, LambdaExpression selector)
+    {
+        var hub = MethodHub.For(method);
+        if (hub.ReturnType == typeof(TResult))
+            return hub;
+        if (method.IsConstructor)
+            throw new ArgumentException($"The selector {selector} names the constructor {hub.Name}. A constructor returns nothing to fake; its fake runs instead of the constructor body with the new object as call.Instance. Fix: Fake.Of(typeof({Names.Type(method.DeclaringType!)}).GetConstructor(...)).Does(call => ...).", nameof(selector));
+        throw new ArgumentException($"The selector {selector} converts the result of {hub.Name} ({Names.Type(hub.ReturnType)}) to {Names.Type(typeof(TResult))}, so the fake's results would not fit the method. Fix: remove the cast, or declare the selector as Expression<Func<..., {Names.Type(hub.ReturnType)}>>.", nameof(selector));
     }
 
     private TFake Attach<TFake>(TFake fake, object? instance) where TFake : Fake

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using System.Linq.Expressions;
 using NUnit.Framework;
 
 namespace Hybrid.Testing.Tests;
@@ -200,6 +201,28 @@ public class ShortcutTests
         Assert.That(new Invoice(100).Amount, Is.EqualTo(3m));
         var e = Assert.Throws<ArgumentException>(() => Fake.Of<int>(getter))!;
         Assert.That(e.Message, Does.Contain("returns System.Decimal, not System.Int32"));
+    }
+
+    [Test]
+    public void ConstructorByReflectionRunsTheFakeInsteadOfTheBody()
+    {
+        var ctor = typeof(Invoice).GetConstructor(new[] { typeof(decimal) })!;
+        object? built = null;
+        var fake = Fake.Of(ctor).Does(call => { built = call.Instance; });
+        var invoice = new Invoice(5);
+        Assert.That(invoice.Amount, Is.Zero, "the constructor body did not run");
+        Assert.That(built, Is.SameAs(invoice));
+        Assert.That(fake.LastArguments, Is.EqualTo(new object[] { 5m }));
+    }
+
+    [Test]
+    public void SelectorsWhoseResultDoesNotFitTheMethodAreRefused()
+    {
+        var ctor = Assert.Throws<ArgumentException>(() => Fake.Of(() => new Invoice(Arg.Any<decimal>())))!;
+        Assert.That(ctor.Message, Does.Contain("constructor").And.Contain("GetConstructor"));
+        Expression<Func<object>> boxed = () => Pricing.Discount(1);
+        var cast = Assert.Throws<ArgumentException>(() => Fake.Of(boxed))!;
+        Assert.That(cast.Message, Does.Contain("converts the result").And.Contain("System.Int32").And.Contain("System.Object"));
     }
 
     [Test]
