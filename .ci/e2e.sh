@@ -159,7 +159,7 @@ lane_references() {
   build "$d/build1.log" Json.Tests/Json.Tests.csproj
   expect_log "$d/build1.log" 'Hybrid: wove 1 method\(s\) in Newtonsoft\.Json\.dll' "NuGet assembly woven (Assembly=\"Newtonsoft.Json\")"
   expect_log "$d/build1.log" 'Hybrid: wove 1 method\(s\) in Billing\.dll' "project reference woven (Assembly=\"Billing\")"
-  refuse_log "$d/build1.log" 'warning' "no warnings (strong-name removal is harmless on .NET and not reported)"
+  refuse_log "$d/build1.log" 'warning HYB' "no Hybrid warnings (strong-name removal is harmless on .NET and not reported)"
 
   log "references: dotnet test"
   run "$d/test.log" dotnet test Json.Tests/Json.Tests.csproj -nodeReuse:false -tl:off -v:n --logger "console;verbosity=normal"
