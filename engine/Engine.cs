@@ -1,11 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Hybrid.CoreClr;
+using Hybrid.Os;
 using Hybrid.Patching;
 using Hybrid.Targets;
+using Hybrid.Woven;
 
 namespace Hybrid;
 
@@ -13,6 +13,37 @@ namespace Hybrid;
 public static class Engine
 {
     internal static readonly object Gate = new();
+
+    /// <summary>Environment variable that pins the strategy for the whole process: <c>native</c>, <c>il</c> or <c>auto</c> (default).</summary>
+    public const string StrategyVariable = "HYBRID_STRATEGY";
+
+    private static RedirectStrategy? s_forced;
+    private static bool s_forcedSet;
+
+    /// <summary>
+    /// Pins every redirect to one strategy, or <c>null</c> (the default) to let the engine choose per method: a native
+    /// jump where the platform allows it, the woven IL guard where it does not. Takes precedence over
+    /// <see cref="StrategyVariable"/>. A pinned strategy that cannot serve a method is an error, never a silent switch.
+    /// </summary>
+    public static RedirectStrategy? ForcedStrategy
+    {
+        get
+        {
+            if (s_forcedSet)
+                return s_forced;
+            return Environment.GetEnvironmentVariable(StrategyVariable)?.Trim().ToLowerInvariant() switch
+            {
+                "native" or "nativejump" => RedirectStrategy.NativeJump,
+                "il" or "ildispatch" => RedirectStrategy.ILDispatch,
+                _ => null,
+            };
+        }
+        set
+        {
+            s_forced = value;
+            s_forcedSet = true;
+        }
+    }
 
     /// <summary>
     /// Sends every call of <paramref name="original"/> to <paramref name="replacement"/> until the returned
@@ -23,18 +54,20 @@ public static class Engine
     /// instance comes first (<c>ref T</c> for a struct) — and the identical return type.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The method cannot be redirected, or the signatures differ; the message names the method, the reason and the fix.</exception>
-    /// <exception cref="NotSupportedException">The platform or the method's compiled code does not allow it; the message says why.</exception>
+    /// <exception cref="NotSupportedException">Neither strategy can serve the method here; the message says why and which <c>&lt;Patchable&gt;</c> line would fix it.</exception>
     public static Redirection Redirect(MethodBase original, MethodInfo replacement)
     {
         var target = MethodTarget.Analyze(original, nameof(original));
-        return Install(target, Replacement.ForMethod(target, replacement, nameof(replacement)));
+        string description = Replacement.Validate(target, replacement, nameof(replacement));
+        return Install(target, replacement, description, nameof(replacement));
     }
 
     /// <summary>As <see cref="Redirect(MethodBase, MethodInfo)"/>, with a delegate (a lambda may capture state).</summary>
     public static Redirection Redirect(MethodBase original, Delegate replacement)
     {
         var target = MethodTarget.Analyze(original, nameof(original));
-        return Install(target, Replacement.ForDelegate(target, replacement, nameof(replacement)));
+        string description = Replacement.Validate(target, replacement, nameof(replacement));
+        return Install(target, replacement, description, nameof(replacement));
     }
 
     /// <summary>What <see cref="Redirect(MethodBase, MethodInfo)"/> would do for <paramref name="original"/>, or exactly why it cannot. Writes no code.</summary>
@@ -50,11 +83,102 @@ public static class Engine
         {
             return new RedirectPlan(original, false, RedirectStrategy.NativeJump, StripParameter(e.Message), Array.Empty<string>());
         }
-        var warnings = new List<string>();
         string name = MethodTarget.Describe(original);
-        if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
-            return new RedirectPlan(original, false, RedirectStrategy.NativeJump, $"{name}: native redirects on {RuntimeInformation.ProcessArchitecture} are not wired into the engine yet.", warnings);
+        lock (Gate)
+        {
+            bool woven = GuardSlot.IsWoven(original);
+            string? nativeRefusal = NativeRefusal(target);
+            var forced = ForcedStrategy;
+            if (forced == RedirectStrategy.ILDispatch || (forced is null && nativeRefusal is not null && woven))
+            {
+                if (!woven)
+                    return new RedirectPlan(original, false, RedirectStrategy.ILDispatch, NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"), Array.Empty<string>());
+                string why = forced is not null ? $"the strategy is pinned to ILDispatch ({ForcedSource()})" : $"native patching is not possible: {nativeRefusal}";
+                return new RedirectPlan(original, true, RedirectStrategy.ILDispatch,
+                    $"{name} will be redirected through its woven IL guard (a delegate stored in its slot; no code is written) because {why}.", Array.Empty<string>());
+            }
+            if (nativeRefusal is not null)
+                return new RedirectPlan(original, false, RedirectStrategy.NativeJump,
+                    woven || forced == RedirectStrategy.NativeJump ? $"{name} cannot be redirected with a native jump: {nativeRefusal}" : NotWovenMessage(target, nativeRefusal), Array.Empty<string>());
+            return new RedirectPlan(original, true, RedirectStrategy.NativeJump,
+                $"{name} will be redirected with a native jump at the entry of its compiled body; tier-up of the method is held while the redirect lives." +
+                (woven ? " (It is also woven: the IL guard is the fallback if the platform refuses the write.)" : ""), NativeWarnings(target));
+        }
+    }
 
+    private static Redirection Install(MethodTarget target, object replacement, string description, string parameterName)
+    {
+        lock (Gate)
+        {
+            var forced = ForcedStrategy;
+            if (forced != RedirectStrategy.ILDispatch)
+            {
+                string? unavailable = NativePatching.UnavailableReason;
+                if (unavailable is null)
+                {
+                    try
+                    {
+                        return InstallNative(target, replacement, parameterName);
+                    }
+                    catch (CodeWriteRefusedException e) when (forced is null)
+                    {
+                        // Refused at the write itself (the policy can differ per mapping); nothing was changed.
+                        NativePatching.RecordRefusal(e.Message);
+                        unavailable = e.Message;
+                    }
+                    catch (NotSupportedException e) when (forced is null && GuardSlot.IsWoven(target.Method))
+                    {
+                        unavailable = e.Message; // e.g. a body too small for a jump: the guard serves instead
+                    }
+                }
+                if (forced == RedirectStrategy.NativeJump)
+                    throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump, and the strategy is pinned to NativeJump ({ForcedSource()}): {unavailable}");
+                var fallback = GuardSlot.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
+                return InstallIL(target, fallback, replacement, description);
+            }
+            var slot = GuardSlot.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
+            return InstallIL(target, slot, replacement, description);
+        }
+    }
+
+    private static Redirection InstallNative(MethodTarget target, object replacement, string parameterName)
+    {
+        var native = replacement is MethodInfo method
+            ? Replacement.ForMethod(target, method, parameterName)
+            : Replacement.ForDelegate(target, (Delegate)replacement, parameterName);
+        var hook = HookRegistry.For(target);
+        var redirection = Redirection.Native(target, hook, native);
+        hook.Add(redirection);
+        return redirection;
+    }
+
+    private static Redirection InstallIL(MethodTarget target, GuardSlot slot, object replacement, string description)
+    {
+        var redirection = Redirection.IL(target, slot, slot.Handler(replacement), description);
+        slot.Add(redirection);
+        return redirection;
+    }
+
+    private static string? NativeRefusal(MethodTarget target)
+    {
+        var unavailable = NativePatching.UnavailableReason;
+        if (unavailable is not null)
+            return unavailable;
+        try
+        {
+            return HookRegistry.Check(target);
+        }
+        catch (NotSupportedException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private static List<string> NativeWarnings(MethodTarget target)
+    {
+        var warnings = new List<string>();
+        var original = target.Method;
+        string name = MethodTarget.Describe(original);
         if (original.IsStatic || !original.IsVirtual || original.IsFinal)
         {
             // An inlined copy in an already-compiled caller never reaches the method's own code.
@@ -70,35 +194,15 @@ public static class Engine
         var freeze = TieringFreeze.UnavailableReason;
         if (freeze is not null)
             warnings.Add($"Tier-up cannot be held ({freeze}): if the runtime recompiles {name} after the redirect, the new code will not be redirected.");
-
-        string? refusal = null;
-        lock (Gate)
-        {
-            try
-            {
-                refusal = HookRegistry.Check(target);
-            }
-            catch (NotSupportedException e)
-            {
-                refusal = e.Message;
-            }
-        }
-        if (refusal is not null)
-            return new RedirectPlan(original, false, RedirectStrategy.NativeJump, refusal, warnings);
-        return new RedirectPlan(original, true, RedirectStrategy.NativeJump,
-            $"{name} will be redirected with a native jump at the entry of its compiled body; tier-up of the method is held while the redirect lives.", warnings);
+        return warnings;
     }
 
-    private static Redirection Install(MethodTarget target, Replacement replacement)
-    {
-        lock (Gate)
-        {
-            var hook = HookRegistry.For(target);
-            var redirection = new Redirection(target, replacement, hook, RedirectStrategy.NativeJump);
-            hook.Add(redirection);
-            return redirection;
-        }
-    }
+    private static string NotWovenMessage(MethodTarget target, string why) =>
+        $"{MethodTarget.Describe(target.Method)} cannot be redirected: {why}, and it is not woven, so there is no IL guard to fall back to. " +
+        $"Fix: add <Patchable Include=\"{HookRegistry.PatchableName(target)}\" /> to the project that builds {target.DeclaringType.Assembly.GetName().Name}" +
+        " (for a framework method, to the project whose calls should see the redirect).";
+
+    private static string ForcedSource() => s_forcedSet ? "Engine.ForcedStrategy" : $"environment variable {StrategyVariable}";
 
     private static string StripParameter(string message)
     {

@@ -13,18 +13,24 @@ namespace Hybrid;
 public sealed class Redirection : IDisposable
 {
     private readonly MethodTarget _target;
-    private readonly Replacement _replacement;
-    private readonly MethodHook _hook;
+    private readonly RedirectSite _site;
+    private readonly string _description;
     private readonly ConcurrentDictionary<Type, Delegate> _originals = new();
     private bool _disposed;
 
-    internal Redirection(MethodTarget target, Replacement replacement, MethodHook hook, RedirectStrategy strategy)
+    private Redirection(MethodTarget target, RedirectSite site, RedirectStrategy strategy, string description)
     {
         _target = target;
-        _replacement = replacement;
-        _hook = hook;
+        _site = site;
+        _description = description;
         Strategy = strategy;
     }
+
+    internal static Redirection Native(MethodTarget target, MethodHook hook, Replacement replacement) =>
+        new(target, hook, RedirectStrategy.NativeJump, replacement.Description) { NativeTarget = replacement.EntryPoint, KeepAlive = replacement.KeepAlive };
+
+    internal static Redirection IL(MethodTarget target, Woven.GuardSlot slot, Delegate handler, string description) =>
+        new(target, slot, RedirectStrategy.ILDispatch, description) { Handler = handler };
 
     /// <summary>The original method.</summary>
     public MethodBase Method => _target.Method;
@@ -35,11 +41,20 @@ public sealed class Redirection : IDisposable
     /// <summary>True until <see cref="Dispose"/> is called.</summary>
     public bool IsActive => !_disposed;
 
-    internal nint Target => _replacement.EntryPoint;
+    /// <summary>Native strategy: the code address the stub jumps to.</summary>
+    internal nint NativeTarget { get; private init; }
+
+    /// <summary>IL strategy: the delegate stored in the guard's slot.</summary>
+    internal Delegate? Handler { get; private init; }
+
+    /// <summary>Whatever the target address belongs to (replacement method, bridge), held so it is not collected.</summary>
+    internal object? KeepAlive { get; private init; }
 
     internal nint ContextKey => _target.ContextKey;
 
-    internal MethodHook Hook => _hook;
+    internal RedirectSite Site => _site;
+
+    internal MethodHook Hook => (MethodHook)_site;
 
     /// <summary>
     /// A delegate that runs the original body, bypassing every redirect of the method (also after this one is
@@ -47,7 +62,7 @@ public sealed class Redirection : IDisposable
     /// struct), then the original's parameters, and the original's return type.
     /// </summary>
     public TDelegate GetOriginal<TDelegate>() where TDelegate : Delegate =>
-        (TDelegate)_originals.GetOrAdd(typeof(TDelegate), _ => OriginalInvoker.Create<TDelegate>(_target, _hook.Trampoline));
+        (TDelegate)_originals.GetOrAdd(typeof(TDelegate), _ => _site.CreateOriginal<TDelegate>(_target));
 
     /// <summary>Removes this redirect. Idempotent; safe to call from any thread.</summary>
     public void Dispose()
@@ -57,11 +72,11 @@ public sealed class Redirection : IDisposable
             if (_disposed)
                 return;
             _disposed = true;
-            _hook.Remove(this);
+            _site.Remove(this);
         }
     }
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{MethodTarget.Describe(_target.Method)} → {_replacement.Description} [{Strategy}{(_disposed ? ", disposed" : "")}]";
+        $"{MethodTarget.Describe(_target.Method)} → {_description} [{Strategy}{(_disposed ? ", disposed" : "")}]";
 }

@@ -13,7 +13,7 @@ namespace Hybrid.Patching;
 /// arrives and when the last one leaves; in between, switching between redirects is a single aligned store into the
 /// data cell (or the instantiation table for shared generic code) that the dispatch stub reads.
 /// </summary>
-internal sealed unsafe class MethodHook
+internal sealed unsafe class MethodHook : RedirectSite
 {
     private readonly List<Redirection> _live = new();
 
@@ -43,8 +43,10 @@ internal sealed unsafe class MethodHook
     public bool Installed { get; private set; }
     public int LiveCount => _live.Count;
 
+    public override TDelegate CreateOriginal<TDelegate>(Targets.MethodTarget target) => Targets.OriginalInvoker.ForCode<TDelegate>(target, Trampoline);
+
     /// <summary>Caller holds the engine lock.</summary>
-    public void Add(Redirection redirection)
+    public override void Add(Redirection redirection)
     {
         _live.Add(redirection);
         try
@@ -59,7 +61,7 @@ internal sealed unsafe class MethodHook
     }
 
     /// <summary>Caller holds the engine lock.</summary>
-    public void Remove(Redirection redirection)
+    public override void Remove(Redirection redirection)
     {
         if (_live.Remove(redirection))
             Refresh();
@@ -86,12 +88,20 @@ internal sealed unsafe class MethodHook
         if (Filtered)
             WriteTable();
         else
-            Volatile.Write(ref *(nint*)(DataPage + HookDataLayout.CellOffset), _live[^1].Target);
+            Volatile.Write(ref *(nint*)(DataPage + HookDataLayout.CellOffset), _live[^1].NativeTarget);
 
         if (!Installed)
         {
             TieringFreeze.Hold(FreezeKey);
-            CodeMemory.WriteWithThreadsParked(Body, EntryPatch, InteriorFixups);
+            try
+            {
+                CodeMemory.WriteWithThreadsParked(Body, EntryPatch, InteriorFixups);
+            }
+            catch
+            {
+                TieringFreeze.Release(FreezeKey);
+                throw;
+            }
             Installed = true;
         }
     }
@@ -104,7 +114,7 @@ internal sealed unsafe class MethodHook
     {
         var wanted = new Dictionary<nint, nint>();
         foreach (var r in _live)
-            wanted[r.ContextKey] = r.Target; // later (newer) redirects overwrite older ones
+            wanted[r.ContextKey] = r.NativeTarget; // later (newer) redirects overwrite older ones
         var entries = (nint*)(DataPage + HookDataLayout.TableOffset);
         int capacity = (Environment.SystemPageSize - HookDataLayout.TableOffset) / 16 - 1;
         var placed = new HashSet<nint>();

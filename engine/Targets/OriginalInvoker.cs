@@ -5,28 +5,31 @@ using System.Reflection.Emit;
 
 namespace Hybrid.Targets;
 
-/// <summary>
-/// Builds a delegate that calls the original code at a raw address (the trampoline) with the method's managed
-/// calling convention: <c>calli</c> with <c>HasThis</c> for instance methods, so the runtime places <c>this</c> and a
-/// hidden return buffer exactly as the original expects, plus the hidden instantiation argument for shared generic code.
-/// </summary>
+/// <summary>Delegates that run a method's original body, for <see cref="Redirection.GetOriginal{TDelegate}"/>.</summary>
 internal static class OriginalInvoker
 {
-    public static TDelegate Create<TDelegate>(MethodTarget target, nint code) where TDelegate : Delegate
+    /// <summary>Throws when <typeparamref name="TDelegate"/> does not have the replacement shape of the original.</summary>
+    public static void CheckShape<TDelegate>(MethodTarget target) where TDelegate : Delegate
     {
         var invoke = typeof(TDelegate).GetMethod("Invoke")!;
         var parameters = invoke.GetParameters().Select(p => p.ParameterType).ToArray();
-        var expected = target.ReplacementParameterTypes;
-        bool matches = parameters.Length == expected.Length && invoke.ReturnType == target.ReturnType
-            && parameters.Select((p, i) => i == 0 && target.IsInstance && !target.DeclaringType.IsValueType
-                ? !p.IsValueType && !p.IsByRef && p.IsAssignableFrom(target.DeclaringType)
-                : p == expected[i]).All(ok => ok);
-        if (!matches)
+        if (!Replacement.HasReplacementShape(target, parameters, invoke.ReturnType))
             throw new ArgumentException(
                 $"{MethodTarget.TypeName(typeof(TDelegate))} cannot call the original {MethodTarget.Describe(target.Method)}: " +
                 $"expected a delegate shaped {target.ExpectedReplacementShape}, got static {MethodTarget.TypeName(invoke.ReturnType)} ({string.Join(", ", parameters.Select(MethodTarget.TypeName))}). " +
                 "Fix: use a delegate type with the original's parameters (instance first) and return type.", nameof(TDelegate));
+    }
 
+    /// <summary>
+    /// Native path: calls the original code at a raw address (the trampoline) with the method's managed calling
+    /// convention — <c>calli</c> with <c>HasThis</c> for instance methods, so the runtime places <c>this</c> and a hidden
+    /// return buffer exactly as the original expects — plus the hidden instantiation argument for shared generic code.
+    /// </summary>
+    public static TDelegate ForCode<TDelegate>(MethodTarget target, nint code) where TDelegate : Delegate
+    {
+        CheckShape<TDelegate>(target);
+        var invoke = typeof(TDelegate).GetMethod("Invoke")!;
+        var parameters = invoke.GetParameters().Select(p => p.ParameterType).ToArray();
         var method = new DynamicMethod($"Hybrid.Original<{target.Method.Name}>", invoke.ReturnType, parameters, typeof(OriginalInvoker).Module, skipVisibility: true);
         var il = method.GetILGenerator();
         var calliParameters = (target.IsInstance ? parameters.Skip(1) : parameters).ToList();

@@ -28,7 +28,8 @@ internal sealed class Replacement
 
     public string Description { get; }
 
-    public static Replacement ForMethod(MethodTarget target, MethodInfo replacement, string parameterName)
+    /// <summary>Checks a static replacement method against the original (both strategies); returns its description.</summary>
+    public static string Validate(MethodTarget target, MethodInfo replacement, string parameterName)
     {
         ArgumentNullException.ThrowIfNull(replacement, parameterName);
         string original = MethodTarget.Describe(target.Method);
@@ -39,7 +40,23 @@ internal sealed class Replacement
         if (replacement.DeclaringType?.Assembly.IsDynamic == true || replacement is DynamicMethod)
             throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} is a dynamic method. Fix: pass it as a delegate (dynamicMethod.CreateDelegate(...)).", parameterName);
         CheckShape(target, replacement.GetParameters().Select(p => p.ParameterType).ToArray(), replacement.ReturnType, MethodTarget.Describe(replacement), parameterName);
+        return MethodTarget.Describe(replacement);
+    }
 
+    /// <summary>Checks a delegate replacement against the original (both strategies); returns its description.</summary>
+    public static string Validate(MethodTarget target, Delegate replacement, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        var invoke = replacement.GetType().GetMethod("Invoke")!;
+        string description = $"delegate {MethodTarget.TypeName(replacement.GetType())} ({MethodTarget.Describe(replacement.Method)})";
+        CheckShape(target, invoke.GetParameters().Select(p => p.ParameterType).ToArray(), invoke.ReturnType, description, parameterName);
+        return description;
+    }
+
+    /// <summary>The native-jump target for a validated static replacement method.</summary>
+    public static Replacement ForMethod(MethodTarget target, MethodInfo replacement, string parameterName)
+    {
+        Validate(target, replacement, parameterName);
         if (target.Context != GenericContext.HiddenArgument)
         {
             RuntimeHelpers.PrepareMethod(replacement.MethodHandle);
@@ -49,12 +66,11 @@ internal sealed class Replacement
         return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, MethodTarget.Describe(replacement));
     }
 
+    /// <summary>The native-jump target for a validated delegate replacement.</summary>
     public static Replacement ForDelegate(MethodTarget target, Delegate replacement, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        string description = Validate(target, replacement, parameterName);
         var invoke = replacement.GetType().GetMethod("Invoke")!;
-        string description = $"delegate {MethodTarget.TypeName(replacement.GetType())} ({MethodTarget.Describe(replacement.Method)})";
-        CheckShape(target, invoke.GetParameters().Select(p => p.ParameterType).ToArray(), invoke.ReturnType, description, parameterName);
         if (replacement.Target is null && replacement.Method.IsStatic && replacement.GetInvocationList().Length == 1
             && replacement.Method is not DynamicMethod && replacement.Method.DeclaringType?.Assembly.IsDynamic != true
             && target.Context != GenericContext.HiddenArgument
@@ -72,6 +88,23 @@ internal sealed class Replacement
             il.Emit(OpCodes.Castclass, replacement.GetType());
         });
         return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, description);
+    }
+
+    /// <summary>True when a delegate or method with these parameters and return type has the replacement shape.</summary>
+    public static bool HasReplacementShape(MethodTarget target, Type[] parameters, Type returnType)
+    {
+        var expected = target.ReplacementParameterTypes;
+        if (parameters.Length != expected.Length || returnType != target.ReturnType)
+            return false;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool ok = i == 0 && target.IsInstance && !target.DeclaringType.IsValueType
+                ? !parameters[0].IsByRef && !parameters[0].IsValueType && parameters[0].IsAssignableFrom(target.DeclaringType)
+                : parameters[i] == expected[i];
+            if (!ok)
+                return false;
+        }
+        return true;
     }
 
     private static void CheckShape(MethodTarget target, Type[] parameters, Type returnType, string replacementName, string parameterName)

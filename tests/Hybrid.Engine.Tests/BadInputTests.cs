@@ -150,6 +150,7 @@ public class BadInputTests
     }
 
     [Test]
+    [Category(Categories.NativeOnly)]
     public void BodyTooSmallForAJumpIsRefusedWithoutTouchingTheNextMethod()
     {
         var inc = typeof(Tiny).GetMethod(nameof(Tiny.Inc))!;
@@ -163,6 +164,7 @@ public class BadInputTests
     }
 
     [Test]
+    [Category(Categories.NativeOnly)]
     public void TinyReadyToRunGetterIsRefused()
     {
         // Version.get_Major is precompiled as `mov eax,[rdi+8]; ret`: 4 bytes.

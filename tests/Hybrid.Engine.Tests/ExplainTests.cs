@@ -4,6 +4,7 @@ using NUnit.Framework;
 namespace Hybrid.Tests;
 
 [NonParallelizable]
+[Category(Categories.NativeOnly)] // explains native plans for unwoven targets
 public class ExplainTests
 {
     public static class Small

@@ -11,6 +11,7 @@ namespace Hybrid.Tests;
 /// runtime's background tiering gets every chance to install new code.
 /// </summary>
 [NonParallelizable]
+[Category(Categories.NativeOnly)] // targets live in this (unwoven) assembly and the subject is tier-up of native code
 public class HoldTests
 {
     private const int Calls = 10_000_000;
@@ -130,6 +131,7 @@ public class HoldTests
 }
 
 [NonParallelizable]
+[Category(Categories.NativeOnly)]
 public class InliningTests
 {
     public static class Small

@@ -17,7 +17,7 @@ public class TargetKindTests
         using (var r = Engine.Redirect(typeof(Calc).GetMethod(nameof(Calc.Twice))!, typeof(Calc).GetMethod(nameof(Calc.TimesTen))!))
         {
             Assert.That(Calc.Twice(5), Is.EqualTo(50));
-            Assert.That(r.Strategy, Is.EqualTo(RedirectStrategy.NativeJump));
+            Assert.That(r.Strategy, Is.EqualTo(Categories.ExpectedStrategy));
             Assert.That(r.GetOriginal<Func<int, int>>()(5), Is.EqualTo(10));
         }
         Assert.That(Calc.Twice(5), Is.EqualTo(10));
@@ -240,6 +240,7 @@ public class TargetKindTests
     }
 
     [Test]
+    [Category(Categories.FrameworkMethod)]
     public void FrameworkDateTimeUtcNow()
     {
         var getter = typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!;
@@ -252,6 +253,7 @@ public class TargetKindTests
     }
 
     [Test]
+    [Category(Categories.FrameworkMethod)]
     public void FrameworkGuidNewGuid()
     {
         using (Engine.Redirect(typeof(Guid).GetMethod(nameof(Guid.NewGuid))!, R(nameof(Replacements.FixedGuid))))
@@ -260,6 +262,7 @@ public class TargetKindTests
     }
 
     [Test]
+    [Category(Categories.FrameworkMethod)]
     public void FrameworkFileReadAllText()
     {
         var path = Path.GetTempFileName();
@@ -278,6 +281,7 @@ public class TargetKindTests
     }
 
     [Test]
+    [Category(Categories.FrameworkMethod)]
     public void FrameworkEnvironmentGetEnvironmentVariable()
     {
         var method = typeof(Environment).GetMethod(nameof(Environment.GetEnvironmentVariable), new[] { typeof(string) })!;

@@ -1,0 +1,17 @@
+namespace Hybrid.Tests;
+
+/// <summary>
+/// The engine suite runs twice in CI: as is (native jumps) and with HYBRID_STRATEGY=il, where every redirect must go
+/// through the woven IL guard of tests/Hybrid.Engine.Fixtures. Tests that are by nature about native code are
+/// excluded from the second run by category.
+/// </summary>
+public static class Categories
+{
+    /// <summary>About machine code: tier-up, inlining, byte-exact restore, protections, unwoven targets.</summary>
+    public const string NativeOnly = "NativeOnly";
+
+    /// <summary>Framework methods: on the IL path they need call-site guards woven into the calling assembly.</summary>
+    public const string FrameworkMethod = "FrameworkMethod";
+
+    public static RedirectStrategy ExpectedStrategy => Engine.ForcedStrategy ?? RedirectStrategy.NativeJump;
+}
