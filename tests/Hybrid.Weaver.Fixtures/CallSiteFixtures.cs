@@ -37,6 +37,16 @@ namespace Hybrid.Weaver.Fixtures.CallSites
 
         public static string DescribeGeneric<T>(T value) => value!.ToString()!;   // constrained. callvirt: left alone
 
+        public static DayOfWeek ParseDay(string s) => Enum.Parse<DayOfWeek>(s);  // generic with a 'struct' constraint
+
+        public static int AddTo(List<int> list, int x)                            // method of a generic type
+        {
+            list.Add(x);
+            return list.Count;
+        }
+
+        public static bool Lookup(Dictionary<string, int> map, string key, out int value) => map.TryGetValue(key, out value); // out parameter
+
         public static int Woven(int x) => x + DateTime.UtcNow.Year;             // also gets a method guard in the tests
     }
 

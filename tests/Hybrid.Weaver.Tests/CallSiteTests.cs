@@ -32,6 +32,9 @@ namespace Hybrid.Weaver.Tests
             "System.Linq.Enumerable.Count(System.Collections.Generic.IEnumerable`1<TSource>)",
             "System.DateTime.AddDays",
             "System.Text.StringBuilder..ctor(int)",
+            "System.Enum.Parse(System.String)",
+            "System.Collections.Generic.List`1.Add",
+            "System.Collections.Generic.Dictionary.TryGetValue(TKey, out TValue)",
             CallsType + ".Woven",
         };
 
@@ -191,6 +194,32 @@ namespace Hybrid.Weaver.Tests
         }
 
         [Test]
+        public void ConstrainedGenericAndGenericTypeTargets()
+        {
+            Assert.That(Call("ParseDay", "Friday"), Is.EqualTo(DayOfWeek.Friday));
+            var list = new List<int>();
+            Assert.That(Call("AddTo", list, 4), Is.EqualTo(1));
+            var lookup = new object?[] { new Dictionary<string, int> { ["a"] = 1 }, "a", null };
+            Assert.That(Call("Lookup", lookup), Is.True);
+            Assert.That(lookup[2], Is.EqualTo(1));
+
+            var parse = typeof(Enum).GetMethods().Single(m => m.Name == nameof(Enum.Parse) && m.IsGenericMethodDefinition && m.GetParameters().Length == 1 && m.GetParameters()[0].ParameterType == typeof(string));
+            Redirect(parse.MakeGenericMethod(typeof(DayOfWeek)), _ => DayOfWeek.Monday);
+            Assert.That(Call("ParseDay", "Friday"), Is.EqualTo(DayOfWeek.Monday));
+
+            Redirect(typeof(List<int>).GetMethod(nameof(List<int>.Add))!, args => null);
+            Assert.That(Call("AddTo", list, 5), Is.EqualTo(1), "List<int>.Add redirected to a no-op");
+            Assert.That(CallSiteContract.Slots(asm, typeof(List<string>).GetMethod(nameof(List<string>.Add))!).Single().GetValue(null), Is.Null, "List<string>.Add has its own slot");
+
+            var tryGet = typeof(Dictionary<string, int>).GetMethod(nameof(Dictionary<string, int>.TryGetValue))!;
+            var slot = CallSiteContract.Slots(asm, tryGet).Single();
+            Assert.That(slot.FieldType.GetMethod("Invoke")!.GetParameters().Select(p => p.ParameterType),
+                Is.EqualTo(new[] { typeof(Dictionary<string, int>), typeof(string), typeof(int).MakeByRefType() }));
+            slot.SetValue(null, Contract.ConstantHandler(slot.FieldType, 0));
+            Assert.That(Call("Lookup", lookup), Is.False);
+        }
+
+        [Test]
         public void Constructor_NewobjSitesAreRedirected()
         {
             Redirect(typeof(StringBuilder).GetConstructor(new[] { typeof(int) })!, args => new StringBuilder("made " + args[0]));
@@ -241,6 +270,28 @@ namespace Hybrid.Weaver.Tests
             // A miss inside the assembly's own namespaces is still a typo (error), not a framework method.
             var typo = Weave.Run(d.Copy(TestPaths.Fixtures, "typo.dll"), null, null, "Hybrid.Weaver.Fixtures.CallSites.Calls.Nope");
             Assert.That(typo.Diagnostics.Single(x => x.Severity == DiagnosticSeverity.Error).Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));
+        }
+
+        [Test]
+        public void Cli_ListsCallSites()
+        {
+            using var d = new TempDir();
+            var input = d.Copy(TestPaths.Fixtures);
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var code = Hybrid.Weaving.Cli.CliApp.Run(new[] { input, "-p", "System.Guid.NewGuid", "System.Console.Beep", "-v" }, stdout, stderr);
+            Assert.That(code, Is.EqualTo(Hybrid.Weaving.Cli.CliApp.Ok), stderr.ToString());
+            Assert.That(stdout.ToString(), Does.Contain("calls   System.Guid.NewGuid() [call]").And.Contain("and the call sites of 1 external method(s)"));
+            Assert.That(stderr.ToString(), Does.Contain("warning " + DiagnosticCodes.NoCallSites).And.Contain("System.Console.Beep"));
+        }
+
+        [Test]
+        public void DelegateConstructors_AreLeftAlone()
+        {
+            using var d = new TempDir();
+            var run = Weave.Ok(d.Copy(TestPaths.Fixtures), "System.Func`1..ctor");
+            Assert.That(run.CallSites, Is.Empty);
+            Assert.That(run.SkippedMethods.Select(s => s.Code), Has.All.EqualTo(DiagnosticCodes.SkipCallSite).And.Not.Empty);
         }
 
         [Test]

@@ -28,11 +28,13 @@ options:
                                     Ns.Type..ctor             constructors
                                     Ns.Outer+Inner.M  Ns.Cache`1.Get
                                     Ns.Type.*  Ns.*  *        globs over Ns.Type.Method
+                                  a selector matching no method defined in <assembly> but methods it
+                                  calls (e.g. System.DateTime.UtcNow) redirects those call sites
   -o, --out <path>                write here instead of rewriting <assembly> in place
   -k, --key <file.snk>            re-sign a strong-named assembly (otherwise its signature is removed)
   -r, --reference <dir>           extra directory to look for referenced assemblies (repeatable)
       --allow-missing-references  report missing references as warnings instead of errors
-  -v, --verbose                   list woven and skipped methods
+  -v, --verbose                   list woven methods, redirected call sites and skipped methods
   -h, --help                      show this help
       --version                   print the weaver version
 
@@ -155,6 +157,8 @@ exit codes: 0 success (warnings allowed), 1 weaving error, 2 usage error";
             {
                 foreach (var m in result.WovenMethods)
                     stdout.WriteLine("  woven   " + m.Method);
+                foreach (var c in result.CallSites)
+                    stdout.WriteLine("  calls   " + c.Target + " [" + c.CallKind + "] " + c.CallSites + " call site(s) -> " + c.GuardType);
                 foreach (var s in result.SkippedMethods)
                     stdout.WriteLine("  skipped " + s.Method + " [" + s.Code + "] " + s.Reason);
             }
@@ -166,7 +170,8 @@ exit codes: 0 success (warnings allowed), 1 weaving error, 2 usage error";
             if (!result.AlreadyWoven)
             {
                 var skippedNote = result.SkippedMethods.Count == 0 ? "" : ", " + result.SkippedMethods.Count + " skipped (use -v to list)";
-                stdout.WriteLine("hybrid-weave: wove " + result.WovenMethods.Count + " method(s)" + skippedNote + " in "
+                var callNote = result.CallSites.Count == 0 ? "" : " and the call sites of " + result.CallSites.Select(c => c.Target).Distinct().Count() + " external method(s)";
+                stdout.WriteLine("hybrid-weave: wove " + result.WovenMethods.Count + " method(s)" + callNote + skippedNote + " in "
                     + (int)result.Elapsed.TotalMilliseconds + " ms -> " + result.OutputPath);
             }
             return Ok;

@@ -325,6 +325,8 @@ namespace Hybrid.Weaving
                         break;
                     case Code.Newobj:
                         kind = "newobj";
+                        if (IsDelegateConstructor(mr))
+                            why = "delegate constructors are implemented by the runtime, which expects the target method pointer (ldftn/ldvirtftn) right before them; the delegates' static targets are redirected instead";
                         break;
                     case Code.Ldftn:
                         if (mr.HasThis)
@@ -366,6 +368,12 @@ namespace Hybrid.Weaving
                 w.Sites++;
             }
         }
+
+        /// <summary>Delegate constructors always have the shape .ctor(object, native int).</summary>
+        static bool IsDelegateConstructor(MethodReference mr)
+            => mr.Name == ".ctor" && mr.Parameters.Count == 2
+               && mr.Parameters[0].ParameterType.MetadataType == MetadataType.Object
+               && mr.Parameters[1].ParameterType.MetadataType == MetadataType.IntPtr;
 
         static MethodReference WrapperReference(Wrapper w, MethodReference site)
         {
