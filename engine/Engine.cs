@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Generic;
 using System.Reflection;
 using Hybrid.CoreClr;
@@ -174,6 +175,7 @@ public static class Engine
         }
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Explain only: a trimmed body merely loses the inlining hint.")]
     private static List<string> NativeWarnings(MethodTarget target)
     {
         var warnings = new List<string>();

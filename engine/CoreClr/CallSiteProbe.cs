@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Reflection.Emit;
 using Hybrid.Targets;
@@ -18,6 +19,7 @@ namespace Hybrid.CoreClr;
 /// </summary>
 internal static unsafe class CallSiteProbe
 {
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Os.AotJustifications.NativeOnly)]
     public static nint EntryCalledFor(MethodTarget target)
     {
         var method = target.Method;

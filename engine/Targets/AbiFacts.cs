@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection.Emit;
 
 namespace Hybrid.Targets;
@@ -21,6 +22,7 @@ internal static class AbiFacts
     }
 
     /// <summary>The managed size (IL <c>sizeof</c>), which works for every value type including ref structs.</summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Os.AotJustifications.NativeOnly)]
     public static int SizeOf(Type type)
     {
         var method = new DynamicMethod("Hybrid.SizeOf", typeof(int), Type.EmptyTypes, typeof(AbiFacts).Module, skipVisibility: true);

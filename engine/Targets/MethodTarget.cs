@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -74,6 +75,9 @@ internal sealed class MethodTarget
     };
 
     /// <summary>The method whose compiled code actually runs: the <c>__Canon</c> form for shared generic code.</summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Os.AotJustifications.NativeOnly)]
+    [UnconditionalSuppressMessage("Trimming", "IL2055", Justification = Os.AotJustifications.NativeOnly)]
+    [UnconditionalSuppressMessage("Trimming", "IL2060", Justification = Os.AotJustifications.NativeOnly)]
     public MethodBase CodeOwner
     {
         get

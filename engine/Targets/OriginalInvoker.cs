@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
 using System.Reflection.Emit;
@@ -9,6 +10,7 @@ namespace Hybrid.Targets;
 internal static class OriginalInvoker
 {
     /// <summary>Throws when <typeparamref name="TDelegate"/> does not have the replacement shape of the original.</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2090", Justification = Os.AotJustifications.DelegateInvoke)]
     public static void CheckShape<TDelegate>(MethodTarget target) where TDelegate : Delegate
     {
         var invoke = typeof(TDelegate).GetMethod("Invoke")!;
@@ -25,6 +27,8 @@ internal static class OriginalInvoker
     /// convention — <c>calli</c> with <c>HasThis</c> for instance methods, so the runtime places <c>this</c> and a hidden
     /// return buffer exactly as the original expects — plus the hidden instantiation argument for shared generic code.
     /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2090", Justification = Os.AotJustifications.DelegateInvoke)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Os.AotJustifications.NativeOnly)]
     public static TDelegate ForCode<TDelegate>(MethodTarget target, nint code) where TDelegate : Delegate
     {
         CheckShape<TDelegate>(target);

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
 using System.Reflection.Emit;
@@ -135,6 +136,7 @@ internal sealed class Replacement
     /// A static method with the original's machine-level signature — the instance first and, for shared generic
     /// code, the hidden instantiation argument where CoreCLR passes it — that forwards to the replacement.
     /// </summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = Os.AotJustifications.NativeOnly)]
     private static Bridge BuildBridge(MethodTarget target, Action<ILGenerator> emitCall, string what, Action<ILGenerator>? emitReceiver = null)
     {
         var parameters = target.ReplacementParameterTypes.ToList();

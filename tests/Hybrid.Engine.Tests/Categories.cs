@@ -1,3 +1,5 @@
+using System;
+
 namespace Hybrid.Tests;
 
 /// <summary>
@@ -13,5 +15,8 @@ public static class Categories
     /// <summary>Framework methods: on the IL path they need call-site guards woven into the calling assembly.</summary>
     public const string FrameworkMethod = "FrameworkMethod";
 
-    public static RedirectStrategy ExpectedStrategy => Engine.ForcedStrategy ?? RedirectStrategy.NativeJump;
+    /// <summary>True in the hardened lane (.ci/hardened.sh): a seccomp filter refuses writable+executable pages.</summary>
+    public static bool Hardened => Environment.GetEnvironmentVariable("HYBRID_HARDENED") == "1";
+
+    public static RedirectStrategy ExpectedStrategy => Engine.ForcedStrategy ?? (Hardened ? RedirectStrategy.ILDispatch : RedirectStrategy.NativeJump);
 }

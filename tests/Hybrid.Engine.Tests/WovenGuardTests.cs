@@ -90,6 +90,7 @@ public class WovenGuardTests
     }
 
     [Test]
+    [Category(Categories.NativeOnly)]
     public void WovenMethodsPreferTheNativeJumpWhereItWorks()
     {
         Engine.ForcedStrategy = null;
@@ -97,6 +98,23 @@ public class WovenGuardTests
         Assert.That(r.Strategy, Is.EqualTo(RedirectStrategy.NativeJump));
         Assert.That(Calc.Square(3), Is.EqualTo(-3));
         Assert.That(Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Square))!).Summary, Does.Contain("fallback"));
+    }
+
+    [Test]
+    public void CapabilityProbeMatchesTheEnvironment()
+    {
+        TestContext.Out.WriteLine($"native patching: {NativePatching.UnavailableReason ?? "available"}");
+        if (Categories.Hardened)
+        {
+            Assert.That(NativePatching.UnavailableReason, Does.Contain("W^X").And.Contain("EACCES"));
+            using var r = Engine.Redirect(typeof(Calc).GetMethod(nameof(Calc.Add1))!, typeof(Calc).GetMethod(nameof(Calc.Minus))!);
+            Assert.That(r.Strategy, Is.EqualTo(RedirectStrategy.ILDispatch), "chosen automatically, no override set");
+            Assert.That(Calc.Add1(5), Is.EqualTo(-5));
+        }
+        else
+        {
+            Assert.That(NativePatching.UnavailableReason, Is.Null);
+        }
     }
 
     [Test]
