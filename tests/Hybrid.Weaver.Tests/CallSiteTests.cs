@@ -416,3 +416,129 @@ namespace Hybrid.Weaver.Tests
         static string Name(Type t) => t.IsNested ? Name(t.DeclaringType!) + "+" + t.Name : string.IsNullOrEmpty(t.Namespace) ? t.Name : t.Namespace + "." + t.Name;
     }
 }
+
+namespace Hybrid.Weaver.Tests
+{
+    /// <summary>
+    /// Wraps <em>every</em> framework call site (<c>System.*</c>) of the real assemblies Iced.dll and Mono.Cecil.dll
+    /// (netstandard2.0 builds: targets are referenced through the netstandard facade) and requires identical workload
+    /// results and that every wrapper and rewritten method JIT-compiles.
+    /// </summary>
+    [TestFixture]
+    [NonParallelizable]
+    public sealed class CallSiteRealAssemblyTests
+    {
+        TempDir pristine = null!;
+        TempDir woven = null!;
+        readonly Dictionary<string, WeaveResult> results = new Dictionary<string, WeaveResult>();
+
+        [OneTimeSetUp]
+        public void WeaveAllFrameworkCalls()
+        {
+            pristine = new TempDir();
+            woven = new TempDir();
+            foreach (var dir in new[] { pristine, woven })
+            {
+                dir.Copy(TestPaths.Iced);
+                dir.Copy(TestPaths.Cecil);
+                dir.Copy(TestPaths.Workloads);
+            }
+            foreach (var name in new[] { "Iced.dll", "Mono.Cecil.dll" })
+            {
+                var result = Weave.Ok(woven.File(name), FrameworkTypeGlobs(woven.File(name)));
+                results[name] = result;
+                TestContext.Progress.WriteLine($"{name}: {result.CallSites.Count} wrappers, {result.CallSites.Sum(c => c.CallSites)} call sites, {result.SkippedMethods.Count} left-alone groups, {result.Elapsed.TotalMilliseconds:F0} ms");
+            }
+        }
+
+        /// <summary>
+        /// <c>Ns.Type.*</c> for every System.* type the assembly calls into. (A plain <c>System.*</c> would match the
+        /// compiler-embedded attribute types the assembly defines, and so select those instead of call sites.)
+        /// </summary>
+        static string[] FrameworkTypeGlobs(string path)
+        {
+            using var module = ModuleDefinition.ReadModule(path);
+            var defined = new HashSet<string>(module.GetTypes().Select(t => t.FullName));
+            return module.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody)
+                .SelectMany(m => m.Body.Instructions).Select(i => i.Operand).OfType<MethodReference>()
+                .Where(m => !(m.DeclaringType is ArrayType))
+                .Select(m => m.DeclaringType.GetElementType())
+                .Where(t => !(t is ArrayType) && t.Namespace.StartsWith("System", StringComparison.Ordinal) && t.DeclaringType == null && !defined.Contains(t.FullName))
+                .Select(t => t.FullName + ".*")
+                .Distinct().OrderBy(x => x, StringComparer.Ordinal).ToArray();
+        }
+
+        [OneTimeTearDown]
+        public void Cleanup()
+        {
+            pristine.Dispose();
+            woven.Dispose();
+        }
+
+        static string Run(TempDir dir, string workload, byte[] input)
+        {
+            using var context = new IsolatedContext(dir.Path);
+            var asm = context.LoadFile(dir.File("Hybrid.Weaver.Workloads.dll"));
+            var method = asm.GetType("Hybrid.Weaver.Workloads.Workload")!.GetMethod(workload)!;
+            try
+            {
+                return (string)method.Invoke(null, new object[] { input })!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException != null)
+            {
+                throw new AssertionException(workload + " failed in " + dir.Path + ": " + e.InnerException);
+            }
+        }
+
+        [Test]
+        public void Workloads_GiveIdenticalResults()
+        {
+            Assert.That(results["Mono.Cecil.dll"].CallSites.Count, Is.GreaterThan(100));
+            Assert.That(results["Iced.dll"].CallSites.Count, Is.GreaterThan(20));
+            var code = new byte[16 * 1024];
+            new Random(12345).NextBytes(code);
+            Assert.That(Run(woven, "Iced", code), Is.EqualTo(Run(pristine, "Iced", code)));
+            var cecil = File.ReadAllBytes(TestPaths.Cecil);
+            Assert.That(Run(woven, "Cecil", cecil), Is.EqualTo(Run(pristine, "Cecil", cecil)));
+        }
+
+        [Test]
+        public void EveryMethodAndWrapperCompiles_AndSlotsAreFoundByContract()
+        {
+            using var context = new IsolatedContext(woven.Path);
+            var asm = context.LoadFile(woven.File("Mono.Cecil.dll"));
+            const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+            int compiled = 0;
+            foreach (var type in asm.GetTypes())
+            {
+                if (type.ContainsGenericParameters)
+                    continue;
+                foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+                {
+                    if (m.ContainsGenericParameters || m.IsAbstract || m.GetMethodBody() == null)
+                        continue;
+                    System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle);
+                    compiled++;
+                }
+            }
+            TestContext.Out.WriteLine($"JIT-compiled {compiled} methods of Mono.Cecil with all framework call sites wrapped");
+
+            // Every non-generic guard's identity resolves back to a framework method whose slot the contract finds.
+            var holder = asm.GetTypes().Single(t => t.Name == "<Hybrid>CallSites");
+            int checkedGuards = 0;
+            foreach (var guard in holder.GetNestedTypes(BindingFlags.Public))
+            {
+                if (guard.IsGenericTypeDefinition)
+                    continue;
+                var id = guard.GetCustomAttributesData().Single(a => a.AttributeType.FullName == "Hybrid.Woven.HybridCallSiteAttribute").ConstructorArguments;
+                var declaring = (Type)id[0].Value!;
+                var candidates = declaring.GetMember((string)id[1].Value!, MemberTypes.Method | MemberTypes.Constructor, all)
+                    .Cast<MethodBase>().Where(m => CallSiteContract.Signature(m) == (string)id[3].Value!).ToList();
+                Assert.That(candidates, Has.Count.EqualTo(1), guard + ": " + declaring + "." + id[1].Value + " " + id[3].Value);
+                Assert.That(CallSiteContract.Slots(asm, candidates[0]).Select(f => f.DeclaringType), Does.Contain(guard));
+                checkedGuards++;
+            }
+            Assert.That(checkedGuards, Is.GreaterThan(50));
+        }
+    }
+}
