@@ -165,6 +165,19 @@ namespace Hybrid.Weaving
         /// </summary>
         public HashSet<MethodDefinition> Select(IList<Selector> selectors, HashSet<MethodDefinition> explicitlyNamed, Action<Selector, string> noMatch)
         {
+            var unmatched = new List<Selector>();
+            var result = Select(selectors, explicitlyNamed, unmatched);
+            foreach (var sel in unmatched)
+                noMatch(sel, Suggest(sel));
+            return result;
+        }
+
+        /// <summary>
+        /// As above, but only collects the selectors that matched nothing: suggestions cost an edit-distance pass over
+        /// every name, which adds up when hundreds of selectors go on to match call sites instead.
+        /// </summary>
+        public HashSet<MethodDefinition> Select(IList<Selector> selectors, HashSet<MethodDefinition> explicitlyNamed, List<Selector> unmatched)
+        {
             var result = new HashSet<MethodDefinition>();
             foreach (var sel in selectors)
             {
@@ -201,7 +214,7 @@ namespace Hybrid.Weaving
                     }
                 }
                 if (count == 0)
-                    noMatch(sel, Suggest(sel));
+                    unmatched.Add(sel);
             }
             return result;
         }
@@ -270,7 +283,7 @@ namespace Hybrid.Weaving
         }
 
         /// <summary>Up to three existing names closest (Levenshtein) to what the user typed, to turn typos into one-line fixes.</summary>
-        string Suggest(Selector sel)
+        public string Suggest(Selector sel)
         {
             var typed = sel.Glob != null ? sel.Text : sel.TypeName + "." + sel.MemberName;
             var candidates = new HashSet<string>(StringComparer.Ordinal);

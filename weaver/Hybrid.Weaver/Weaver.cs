@@ -182,8 +182,8 @@ namespace Hybrid.Weaving
 
                 var selection = new MethodSelection(module);
                 var explicitly = new HashSet<MethodDefinition>();
-                var unmatched = new List<(Selector Selector, string Hint)>();
-                var selected = selection.Select(selectors, explicitly, (sel, hint) => unmatched.Add((sel, hint)));
+                var unmatched = new List<Selector>();
+                var selected = selection.Select(selectors, explicitly, unmatched);
                 var callTargets = new List<CallTarget>();
                 var explicitTargets = new HashSet<string>(StringComparer.Ordinal);
                 if (unmatched.Count > 0)
@@ -250,13 +250,13 @@ namespace Hybrid.Weaving
             /// (framework and other assemblies): those get call-site guards. A selector that names neither is an error
             /// when it names this assembly's own types or namespaces (a typo), otherwise a warning (nothing calls it).
             /// </summary>
-            void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<(Selector Selector, string Hint)> unmatched,
+            void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<Selector> unmatched,
                 List<CallTarget> callTargets, HashSet<string> explicitTargets)
             {
                 var called = CallTarget.Scan(module);
                 var taken = new HashSet<string>(StringComparer.Ordinal);
                 var file = Path.GetFileName(input);
-                foreach (var (sel, hint) in unmatched)
+                foreach (var sel in unmatched)
                 {
                     var matches = CallTarget.Select(called, sel);
                     if (matches.Count > 0)
@@ -278,7 +278,7 @@ namespace Hybrid.Weaving
                             member: sel.Text);
                     else
                         Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
-                            "selector '" + sel.Text + "' matched no method in " + file + "; " + hint, member: sel.Text);
+                            "selector '" + sel.Text + "' matched no method in " + file + "; " + selection.Suggest(sel), member: sel.Text);
                 }
             }
 
