@@ -3,7 +3,10 @@
 #   1. the solution's tests — the engine tests on .NET 8, 9 and 10 (a private dotnet root with the 8 and 9 runtimes
 #      from NuGet runtime packs, see .ci/dotnet-runtimes.sh), the weaver tests and the rest;
 #   2. the arm64 Mono lane (.ci/arm64-mono.sh): arm64 code running on a real arm64 JIT under qemu;
-#   3. the other lanes under .ci/ that exist (end-to-end packaging, parallel-scope proof, benchmark smoke run).
+#   3. the engine tests again with the strategy pinned to the IL guard, and under a seccomp W^X filter where the
+#      engine must fall back to the guard by itself (.ci/hardened.sh);
+#   4. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
+#      benchmark smoke run).
 # Prints one summary line at the end: "tests: N passed, N failed, N skipped".
 # Needs the Debian packages that .ci/run installs (cross binutils/gcc, qemu-user-static, debootstrap).
 set -uo pipefail
@@ -26,9 +29,14 @@ lane() {
 root="$(.ci/dotnet-runtimes.sh | tail -n 1)" || { echo "could not prepare the .NET 8/9/10 dotnet root" >&2; exit 1; }
 export DOTNET_ROOT="$root" PATH="$root:$PATH"
 
+# Engine tests that are not by nature about machine code, again through the woven IL guard only.
+il_filter="TestCategory!=NativeOnly&FullyQualifiedName!~Arm64"
+
 lane "solution tests (.NET 8, 9, 10)" dotnet test Hybrid.sln -c Release --logger "console;verbosity=minimal"
+lane "engine tests, strategy pinned to IL (.NET 8, 9, 10)" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Engine.Tests -c Release --no-build --filter "$il_filter"
+lane "engine tests under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Engine.Tests -c Release -f net10.0 --no-build --filter "$il_filter"
 lane "arm64 Mono lane" .ci/arm64-mono.sh
-for extra in e2e parallel-proof bench-quick; do
+for extra in aot e2e parallel-proof bench-quick; do
   [[ -x .ci/$extra.sh ]] && lane "$extra" ".ci/$extra.sh"
 done
 

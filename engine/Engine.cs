@@ -87,7 +87,7 @@ public static class Engine
         string name = MethodTarget.Describe(original);
         lock (Gate)
         {
-            bool woven = GuardSlot.IsWoven(original);
+            bool woven = ILGuards.Exist(target);
             string? nativeRefusal = NativeRefusal(target);
             var forced = ForcedStrategy;
             if (forced == RedirectStrategy.ILDispatch || (forced is null && nativeRefusal is not null && woven))
@@ -96,7 +96,7 @@ public static class Engine
                     return new RedirectPlan(original, false, RedirectStrategy.ILDispatch, NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"), Array.Empty<string>());
                 string why = forced is not null ? $"the strategy is pinned to ILDispatch ({ForcedSource()})" : $"native patching is not possible: {nativeRefusal}";
                 return new RedirectPlan(original, true, RedirectStrategy.ILDispatch,
-                    $"{name} will be redirected through its woven IL guard (a delegate stored in its slot; no code is written) because {why}.", Array.Empty<string>());
+                    $"{name} will be redirected through its woven IL guard{(ILGuards.IsWoven(original) ? "" : "s at its call sites (calls written in woven assemblies only)")} (a delegate stored in the slot; no code is written) because {why}.", Array.Empty<string>());
             }
             if (nativeRefusal is not null)
                 return new RedirectPlan(original, false, RedirectStrategy.NativeJump,
@@ -127,18 +127,18 @@ public static class Engine
                         NativePatching.RecordRefusal(e.Message);
                         unavailable = e.Message;
                     }
-                    catch (NotSupportedException e) when (forced is null && GuardSlot.IsWoven(target.Method))
+                    catch (NotSupportedException e) when (forced is null && ILGuards.Exist(target))
                     {
                         unavailable = e.Message; // e.g. a body too small for a jump: the guard serves instead
                     }
                 }
                 if (forced == RedirectStrategy.NativeJump)
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump, and the strategy is pinned to NativeJump ({ForcedSource()}): {unavailable}");
-                var fallback = GuardSlot.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
+                var fallback = ILGuards.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
                 return InstallIL(target, fallback, replacement, description);
             }
-            var slot = GuardSlot.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
-            return InstallIL(target, slot, replacement, description);
+            var guards = ILGuards.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
+            return InstallIL(target, guards, replacement, description);
         }
     }
 
@@ -153,10 +153,10 @@ public static class Engine
         return redirection;
     }
 
-    private static Redirection InstallIL(MethodTarget target, GuardSlot slot, object replacement, string description)
+    private static Redirection InstallIL(MethodTarget target, ILGuards guards, object replacement, string description)
     {
-        var redirection = Redirection.IL(target, slot, slot.Handler(replacement), description);
-        slot.Add(redirection);
+        var redirection = Redirection.IL(target, guards, replacement, description);
+        guards.Add(redirection);
         return redirection;
     }
 
@@ -199,10 +199,23 @@ public static class Engine
         return warnings;
     }
 
-    private static string NotWovenMessage(MethodTarget target, string why) =>
-        $"{MethodTarget.Describe(target.Method)} cannot be redirected: {why}, and it is not woven, so there is no IL guard to fall back to. " +
-        $"Fix: add <Patchable Include=\"{HookRegistry.PatchableName(target)}\" /> to the project that builds {target.DeclaringType.Assembly.GetName().Name}" +
-        " (for a framework method, to the project whose calls should see the redirect).";
+    private static string NotWovenMessage(MethodTarget target, string why)
+    {
+        bool framework = IsFramework(target.DeclaringType.Assembly);
+        return $"{MethodTarget.Describe(target.Method)} cannot be redirected: {why}, and it is not woven, so there is no IL guard to fall back to. " +
+            $"Fix: add <Patchable Include=\"{HookRegistry.PatchableName(target)}\" /> to " +
+            (framework
+                ? "each project whose calls to it should see the redirect (a framework method is woven at its call sites)."
+                : $"the project that builds {target.DeclaringType.Assembly.GetName().Name}.");
+    }
+
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty location (single-file) only changes the wording of an error message.")]
+    private static bool IsFramework(Assembly assembly)
+    {
+        string location = assembly.IsDynamic ? "" : assembly.Location;
+        return assembly == typeof(object).Assembly
+            || (location.Length > 0 && location.StartsWith(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), StringComparison.Ordinal));
+    }
 
     private static string ForcedSource() => s_forcedSet ? "Engine.ForcedStrategy" : $"environment variable {StrategyVariable}";
 

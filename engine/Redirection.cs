@@ -29,8 +29,8 @@ public sealed class Redirection : IDisposable
     internal static Redirection Native(MethodTarget target, MethodHook hook, Replacement replacement) =>
         new(target, hook, RedirectStrategy.NativeJump, replacement.Description) { NativeTarget = replacement.EntryPoint, KeepAlive = replacement.KeepAlive };
 
-    internal static Redirection IL(MethodTarget target, Woven.GuardSlot slot, Delegate handler, string description) =>
-        new(target, slot, RedirectStrategy.ILDispatch, description) { Handler = handler };
+    internal static Redirection IL(MethodTarget target, Woven.ILGuards guards, object replacement, string description) =>
+        new(target, guards, RedirectStrategy.ILDispatch, description) { Replacement = replacement };
 
     /// <summary>The original method.</summary>
     public MethodBase Method => _target.Method;
@@ -44,8 +44,33 @@ public sealed class Redirection : IDisposable
     /// <summary>Native strategy: the code address the stub jumps to.</summary>
     internal nint NativeTarget { get; private init; }
 
-    /// <summary>IL strategy: the delegate stored in the guard's slot.</summary>
-    internal Delegate? Handler { get; private init; }
+    /// <summary>IL strategy: the replacement (static method or delegate) that guard slots get a delegate for.</summary>
+    internal object? Replacement { get; private init; }
+
+    private readonly System.Collections.Generic.Dictionary<Type, Delegate> _handlers = new();
+
+    /// <summary>
+    /// The delegate for one guard slot: each guard (the method's own, each call-site guard) declares its own
+    /// <c>Handler</c> type with the original's shape. No code is generated: <c>Delegate.CreateDelegate</c> binds the
+    /// replacement method, or the delegate's method and target, or — for multicast delegates — its Invoke.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Os.AotJustifications.DelegateInvoke)]
+    internal Delegate HandlerFor(Type handlerType)
+    {
+        if (_handlers.TryGetValue(handlerType, out var known))
+            return known;
+        Delegate handler;
+        if (Replacement is MethodInfo method)
+            handler = Delegate.CreateDelegate(handlerType, method);
+        else
+        {
+            var source = (Delegate)Replacement!;
+            handler = (source.GetInvocationList().Length == 1 ? Delegate.CreateDelegate(handlerType, source.Target, source.Method, throwOnBindFailure: false) : null)
+                ?? Delegate.CreateDelegate(handlerType, source, source.GetType().GetMethod("Invoke")!);
+        }
+        _handlers[handlerType] = handler;
+        return handler;
+    }
 
     /// <summary>Whatever the target address belongs to (replacement method, bridge), held so it is not collected.</summary>
     internal object? KeepAlive { get; private init; }

@@ -9,29 +9,34 @@ using Hybrid.Targets;
 namespace Hybrid.Woven;
 
 /// <summary>
-/// The IL dispatch guard the Hybrid weaver put into a method (docs/weaver.md, "woven-assembly contract"): a static
-/// delegate slot per closed instantiation, read at the method's entry. Redirecting is storing a delegate there — no
-/// code is written, nothing is emitted at run time, so this path works under W^X and NativeAOT.
+/// The IL dispatch guards of one method: the guard the weaver put into the method itself (docs/weaver.md, "woven-
+/// assembly contract") and the call-site guards woven assemblies have for calls to it ("Call-site guards"), each a
+/// static delegate slot per closed instantiation. Redirecting is storing a delegate in every slot — no code is written,
+/// nothing is emitted at run time, so this path works under W^X and NativeAOT.
 /// </summary>
-internal sealed class GuardSlot : RedirectSite
+internal sealed class ILGuards : RedirectSite
 {
     private const string GuardAttribute = "Hybrid.Woven.HybridGuardAttribute";
-    private static readonly Dictionary<FieldInfo, GuardSlot> s_slots = new();
+    private static readonly Dictionary<MethodBase, ILGuards> s_guards = new();
     private readonly List<Redirection> _live = new();
-    private readonly FieldInfo _slot;
+    private readonly MethodBase _method;
+    private readonly FieldInfo? _methodSlot;
     private readonly MethodBase? _original;
+    private List<FieldInfo> _callSiteSlots;
 
-    private GuardSlot(FieldInfo slot, MethodBase? original)
+    private ILGuards(MethodBase method, FieldInfo? methodSlot, MethodBase? original, List<FieldInfo> callSiteSlots)
     {
-        _slot = slot;
+        _method = method;
+        _methodSlot = methodSlot;
         _original = original;
+        _callSiteSlots = callSiteSlots;
     }
-
-    /// <summary>The delegate type the slot holds: the original's shape, instance first.</summary>
-    public Type HandlerType => _slot.FieldType;
 
     /// <summary>True when the weaver gave <paramref name="method"/> a guard (one attribute lookup, no type scan).</summary>
     public static bool IsWoven(MethodBase method) => FindAttribute(method) is not null;
+
+    /// <summary>True when any IL guard — in the method or at call sites — can serve the method. Caller holds the engine lock.</summary>
+    public static bool Exist(Targets.MethodTarget target) => For(target) is not null;
 
     private static CustomAttributeData? FindAttribute(MethodBase method)
     {
@@ -41,68 +46,69 @@ internal sealed class GuardSlot : RedirectSite
         return null;
     }
 
-    /// <summary>The slot of this exact instantiation, or null when the method was not woven. Caller holds the engine lock.</summary>
+    /// <summary>The guards of this exact instantiation, or null when there are none. Caller holds the engine lock.</summary>
     [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification = "The weaver's guard types are referenced by the woven method's own IL, so they are kept whenever the method is.")]
     [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "As above: guard types and Original methods are kept with the woven method.")]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above.")]
-    [UnconditionalSuppressMessage("AOT", "IL3050:RequiresDynamicCode", Justification = "The closed guard type already exists: the woven method's own code instantiates it for every instantiation that can run.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050:RequiresDynamicCode", Justification = "The closed guard type already exists where the woven code that uses it was compiled; NativeAOT needs it listed for reflection (README).")]
     [UnconditionalSuppressMessage("AOT", "IL2055", Justification = "As above.")]
     [UnconditionalSuppressMessage("AOT", "IL2060", Justification = "As above.")]
-    public static GuardSlot? For(MethodTarget target)
+    public static ILGuards? For(MethodTarget target)
     {
-        var attribute = FindAttribute(target.Method);
-        if (attribute is null)
-            return null;
-        var guardType = (Type)attribute.ConstructorArguments[0].Value!;
-        string originalName = (string)attribute.ConstructorArguments[1].Value!;
-        var typeArguments = (target.DeclaringType.IsGenericType ? target.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
-            .Concat(target.Method.IsGenericMethod ? target.Method.GetGenericArguments() : Type.EmptyTypes).ToArray();
-        if (guardType.IsGenericTypeDefinition)
-            guardType = guardType.MakeGenericType(typeArguments);
-        var slot = guardType.GetField("Target", BindingFlags.Public | BindingFlags.Static)
-            ?? throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} is marked as woven but its guard {guardType.FullName} has no Target slot; the assembly was woven by an incompatible weaver. Fix: weave it again with this version of Hybrid.");
-        if (s_slots.TryGetValue(slot, out var existing))
-            return existing;
-
-        MethodBase? original = null;
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
-        var parameterTypes = target.ParameterTypes;
-        foreach (var candidate in target.DeclaringType.GetMethods(all))
+        var callSites = CallSiteGuards.SlotsFor(target.Method);
+        if (s_guards.TryGetValue(target.Method, out var existing))
         {
-            if (candidate.Name != originalName || candidate.IsStatic != target.Method.IsStatic && !target.Method.IsConstructor)
-                continue;
-            var closed = candidate.IsGenericMethodDefinition ? candidate.MakeGenericMethod(target.Method.GetGenericArguments()) : candidate;
-            if (closed.GetParameters().Select(p => p.ParameterType).SequenceEqual(parameterTypes))
+            existing._callSiteSlots = callSites; // assemblies loaded since the last look may have added call sites
+            return existing;
+        }
+        FieldInfo? slot = null;
+        MethodBase? original = null;
+        var attribute = FindAttribute(target.Method);
+        if (attribute is not null)
+        {
+            var guardType = (Type)attribute.ConstructorArguments[0].Value!;
+            string originalName = (string)attribute.ConstructorArguments[1].Value!;
+            var typeArguments = (target.DeclaringType.IsGenericType ? target.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
+                .Concat(target.Method.IsGenericMethod ? target.Method.GetGenericArguments() : Type.EmptyTypes).ToArray();
+            if (guardType.IsGenericTypeDefinition)
+                guardType = guardType.MakeGenericType(typeArguments);
+            slot = guardType.GetField("Target", BindingFlags.Public | BindingFlags.Static)
+                ?? throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} is marked as woven but its guard {guardType.FullName} has no Target slot; the assembly was woven by an incompatible weaver. Fix: weave it again with this version of Hybrid.");
+            const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+            foreach (var candidate in target.DeclaringType.GetMethods(all))
             {
-                original = closed;
-                break;
+                if (candidate.Name != originalName)
+                    continue;
+                var closed = candidate.IsGenericMethodDefinition ? candidate.MakeGenericMethod(target.Method.GetGenericArguments()) : candidate;
+                if (closed.GetParameters().Select(p => p.ParameterType).SequenceEqual(target.ParameterTypes))
+                {
+                    original = closed;
+                    break;
+                }
             }
         }
-        var created = new GuardSlot(slot, original);
-        s_slots.Add(slot, created);
-        return created;
-    }
-
-    /// <summary>Builds the slot's delegate for a replacement (already checked for shape).</summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Invoke of a delegate type is always kept.")]
-    public Delegate Handler(object replacement)
-    {
-        if (replacement is MethodInfo method)
-            return Delegate.CreateDelegate(HandlerType, method);
-        var source = (Delegate)replacement;
-        if (source.GetInvocationList().Length == 1)
+        else if (callSites.Count == 0)
         {
-            var direct = Delegate.CreateDelegate(HandlerType, source.Target, source.Method, throwOnBindFailure: false);
-            if (direct is not null)
-                return direct;
+            return null;
         }
-        return Delegate.CreateDelegate(HandlerType, source, source.GetType().GetMethod("Invoke")!);
+        var created = new ILGuards(target.Method, slot, original, callSites);
+        s_guards.Add(target.Method, created);
+        return created;
     }
 
     public override void Add(Redirection redirection)
     {
         _live.Add(redirection);
-        Refresh();
+        try
+        {
+            Refresh();
+        }
+        catch
+        {
+            _live.Remove(redirection);
+            Refresh();
+            throw;
+        }
     }
 
     public override void Remove(Redirection redirection)
@@ -111,13 +117,25 @@ internal sealed class GuardSlot : RedirectSite
             Refresh();
     }
 
-    private void Refresh() => _slot.SetValue(null, _live.Count == 0 ? null : _live[^1].Handler);
+    private void Refresh()
+    {
+        var top = _live.Count == 0 ? null : _live[^1];
+        if (_methodSlot is not null)
+            _methodSlot.SetValue(null, top?.HandlerFor(_methodSlot.FieldType));
+        foreach (var slot in _callSiteSlots)
+            slot.SetValue(null, top?.HandlerFor(slot.FieldType));
+    }
+
+    /// <summary>How many slots a redirect fills (the method's own guard, then call-site guards).</summary>
+    public int SlotCount => (_methodSlot is null ? 0 : 1) + _callSiteSlots.Count;
 
     public override TDelegate CreateOriginal<TDelegate>(MethodTarget target)
     {
         OriginalInvoker.CheckShape<TDelegate>(target);
-        if (_original is not MethodInfo original)
-            throw new NotSupportedException($"The weaver recorded no callable original body for {MethodTarget.Describe(target.Method)}. Fix: weave the assembly again with this version of Hybrid.");
-        return (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), original);
+        // Call-site guards leave the method itself untouched, so without a woven copy "the original" is the method.
+        var original = _original ?? (_methodSlot is null ? _method : null);
+        if (original is not MethodInfo method)
+            throw new NotSupportedException($"No callable original body is recorded for {MethodTarget.Describe(target.Method)}. Fix: weave the assembly again with this version of Hybrid.");
+        return (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), method);
     }
 }

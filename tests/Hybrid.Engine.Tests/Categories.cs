@@ -12,7 +12,7 @@ public static class Categories
     /// <summary>About machine code: tier-up, inlining, byte-exact restore, protections, unwoven targets.</summary>
     public const string NativeOnly = "NativeOnly";
 
-    /// <summary>Framework methods: on the IL path they need call-site guards woven into the calling assembly.</summary>
+    /// <summary>Framework methods: on the IL path they go through the call-site guards woven into this test assembly.</summary>
     public const string FrameworkMethod = "FrameworkMethod";
 
     /// <summary>True in the hardened lane (.ci/hardened.sh): a seccomp filter refuses writable+executable pages.</summary>

@@ -8,6 +8,8 @@ namespace Hybrid.Tests;
 [NonParallelizable]
 public class WovenGuardTests
 {
+    private delegate int SumShape(ReadOnlySpan<int> values); // Func<> cannot take a ref struct before .NET 9
+
     private RedirectStrategy? _forced;
 
     [SetUp]
@@ -53,7 +55,7 @@ public class WovenGuardTests
     public void PinnedILOnAnUnwovenMethodNamesThePatchableLine()
     {
         Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
-        var e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!, new Func<ReadOnlySpan<int>, int>(_ => 0)))!;
+        var e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!, new SumShape(_ => 0)))!;
         Assert.That(e.Message, Does.Contain("Replacements.Sum").And.Contain("pinned to ILDispatch (Engine.ForcedStrategy)")
             .And.Contain("<Patchable Include=\"Hybrid.Tests.Replacements.Sum\" />"));
         var plan = Engine.Explain(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!);
@@ -76,7 +78,7 @@ public class WovenGuardTests
             Assert.That(Calc.Thrice(4), Is.EqualTo(-4));
         }
         Assert.That(CodeMemory.WriteCount, Is.EqualTo(writes));
-        var unwoven = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!, new Func<ReadOnlySpan<int>, int>(_ => 0)))!;
+        var unwoven = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!, new SumShape(_ => 0)))!;
         Assert.That(unwoven.Message, Does.Contain("W^X (simulated)").And.Contain("not woven").And.Contain("<Patchable Include=\"Hybrid.Tests.Replacements.Sum\" />"));
     }
 

@@ -1,0 +1,104 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace Hybrid.Woven;
+
+/// <summary>
+/// Call-site guards (docs/weaver.md, "Call-site guards"): for a method that cannot be woven — a framework method —
+/// the weaver routes the calls written in a woven assembly through a wrapper with its own slot. The engine finds those
+/// slots by scanning assemblies (never types) for <c>HybridCallSitesAttribute</c> and matching each guard's identity
+/// (declaring type, name, generic arity, canonical signature), cached per assembly.
+/// </summary>
+internal static class CallSiteGuards
+{
+    private const string HolderAttribute = "Hybrid.Woven.HybridCallSitesAttribute";
+    private const string IdentityAttribute = "Hybrid.Woven.HybridCallSiteAttribute";
+
+    private readonly record struct Identity(Type DeclaringType, string Name, int Arity, string Signature);
+
+    private static readonly Dictionary<Assembly, Dictionary<Identity, List<Type>>> s_byAssembly = new();
+
+    /// <summary>The <c>Target</c> slots of every call-site guard for this exact instantiation of <paramref name="method"/>. Caller holds the engine lock.</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Woven holders are referenced by the woven code that calls them.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "As above.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Closed guard instantiations exist wherever the woven call site that uses them was compiled.")]
+    [UnconditionalSuppressMessage("AOT", "IL2055", Justification = "As above.")]
+    public static List<FieldInfo> SlotsFor(MethodBase method)
+    {
+        var slots = new List<FieldInfo>();
+        var definition = method.Module.ResolveMethod(method.MetadataToken) ?? method;
+        var declaring = definition.DeclaringType!;
+        if (declaring.IsGenericType)
+            declaring = declaring.GetGenericTypeDefinition();
+        int arity = definition.IsGenericMethodDefinition ? definition.GetGenericArguments().Length : 0;
+        string signature = Canonical(definition is MethodInfo info ? info.ReturnType : typeof(void)) +
+            "(" + string.Join(",", definition.GetParameters().Select(p => Canonical(p.ParameterType))) + ")";
+        var key = new Identity(declaring, definition.Name, arity, signature);
+        var arguments = (method.DeclaringType!.IsGenericType ? method.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
+            .Concat(method.IsGenericMethod ? method.GetGenericArguments() : Type.EmptyTypes).ToArray();
+
+        foreach (var assembly in AssemblyLoadContext.All.SelectMany(c => c.Assemblies).Distinct())
+        {
+            if (!Guards(assembly).TryGetValue(key, out var guards))
+                continue;
+            foreach (var guard in guards)
+            {
+                var closed = guard.IsGenericTypeDefinition ? guard.MakeGenericType(arguments) : guard;
+                if (closed.GetField("Target", BindingFlags.Public | BindingFlags.Static) is { } slot)
+                    slots.Add(slot);
+            }
+        }
+        return slots;
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Woven holders are referenced by the woven code that calls them.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Woven holders are referenced by the woven code that calls them.")]
+    private static Dictionary<Identity, List<Type>> Guards(Assembly assembly)
+    {
+        if (s_byAssembly.TryGetValue(assembly, out var known))
+            return known;
+        var guards = new Dictionary<Identity, List<Type>>();
+        try
+        {
+            foreach (var holder in assembly.GetCustomAttributesData().Where(a => a.AttributeType.FullName == HolderAttribute))
+            {
+                var holderType = (Type)holder.ConstructorArguments[0].Value!;
+                foreach (var guard in holderType.GetNestedTypes(BindingFlags.Public | BindingFlags.NonPublic))
+                {
+                    var id = guard.GetCustomAttributesData().FirstOrDefault(a => a.AttributeType.FullName == IdentityAttribute);
+                    if (id is null)
+                        continue;
+                    var args = id.ConstructorArguments;
+                    var identity = new Identity((Type)args[0].Value!, (string)args[1].Value!, (int)args[2].Value!, (string)args[3].Value!);
+                    if (!guards.TryGetValue(identity, out var list))
+                        guards[identity] = list = new List<Type>();
+                    list.Add(guard);
+                }
+            }
+        }
+        catch (Exception e) when (e is System.IO.FileNotFoundException or System.IO.FileLoadException or TypeLoadException or BadImageFormatException)
+        {
+            // An assembly whose dependencies cannot be loaded has no call sites we could serve.
+        }
+        s_byAssembly[assembly] = guards;
+        return guards;
+    }
+
+    /// <summary>The weaver's canonical type spelling (docs/weaver.md, call-site contract, item 5).</summary>
+    private static string Canonical(Type t) =>
+        t.IsByRef ? Canonical(t.GetElementType()!) + "&" :
+        t.IsPointer ? Canonical(t.GetElementType()!) + "*" :
+        t.IsArray ? Canonical(t.GetElementType()!) + "[" + new string(',', t.GetArrayRank() - 1) + "]" :
+        t.IsGenericParameter ? (t.DeclaringMethod is not null ? "!!" : "!") + t.GenericParameterPosition :
+        t.IsFunctionPointer ? "fnptr" :
+        t.IsGenericType ? Name(t.GetGenericTypeDefinition()) + "<" + string.Join(",", t.GetGenericArguments().Select(Canonical)) + ">" :
+        Name(t);
+
+    private static string Name(Type t) =>
+        t.IsNested ? Name(t.DeclaringType!) + "+" + t.Name : string.IsNullOrEmpty(t.Namespace) ? t.Name : t.Namespace + "." + t.Name;
+}
