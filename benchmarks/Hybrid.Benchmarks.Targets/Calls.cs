@@ -4,8 +4,8 @@ namespace Hybrid.Benchmarks.Targets
 {
     /// <summary>
     /// The called methods. All are <c>NoInlining</c>, so every call is a real call in woven and unwoven copies alike.
-    /// The weaver is given exactly <see cref="Add"/>, <see cref="AddOpt"/>, <see cref="GuardStatic"/> and
-    /// <see cref="GuardClosure"/>; everything else stays unwoven in the woven copy too.
+    /// The weaver is given exactly <see cref="Add"/>, <see cref="AddOpt"/>, <see cref="GuardStatic"/>,
+    /// <see cref="GuardClosure"/> and <see cref="GuardPair"/>; everything else stays unwoven in the woven copy too.
     /// </summary>
     public static class Calls
     {
@@ -26,13 +26,17 @@ namespace Hybrid.Benchmarks.Targets
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static int NativeToDelegate(int a, int b) => a - b;
 
-        /// <summary>Item 3: woven; its guard slot gets a delegate to the static <see cref="Replacements.Add"/>.</summary>
+        /// <summary>Item 3: woven; redirected through its IL guard (Engine.Redirect, ILDispatch strategy) to the static <see cref="Replacements.Add"/>.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static int GuardStatic(int a, int b) => a - b;
 
-        /// <summary>Item 3: woven; its guard slot gets a delegate to <see cref="Closure.Add"/> on a closure instance.</summary>
+        /// <summary>Item 3: woven; redirected through its IL guard to a delegate of <see cref="Closure.Add"/> on a closure instance.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static int GuardClosure(int a, int b) => a - b;
+
+        /// <summary>Item 4: woven; installed and disposed through the engine's IL-guard strategy.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int GuardPair(int a, int b) => a * b;
 
         /// <summary>Item 5 baseline: never faked or redirected.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]

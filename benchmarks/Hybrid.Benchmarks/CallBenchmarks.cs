@@ -14,8 +14,9 @@ namespace Hybrid.Benchmarks
     /// <list type="bullet">
     /// <item>Woven rows call into a copy of the targets assembly woven at start-up with the Weaver library
     /// (<see cref="TargetCopies.Woven"/>), through a function pointer to its loop (one indirect call per N calls).</item>
-    /// <item>IL-guard redirects set the woven method's <c>&lt;Hybrid&gt;Guard_k.Target</c> slot by reflection
-    /// (<see cref="TargetCopies.SetGuard"/>): the engine does not route redirects through the guard yet.</item>
+    /// <item>IL-guard redirects are <see cref="Engine.Redirect(MethodBase, MethodInfo)"/> calls on the woven copy with
+    /// the strategy pinned to ILDispatch (<see cref="TargetCopies.RedirectThroughGuard"/>): the engine puts a
+    /// <c>Handler</c> delegate into the method's <c>&lt;Hybrid&gt;Guard_k.Target</c> slot.</item>
     /// <item>Native redirects are real <see cref="Engine.Redirect(MethodBase, MethodInfo)"/> /
     /// <see cref="Engine.Redirect(MethodBase, Delegate)"/> calls, live for the whole run.</item>
     /// </list>
@@ -42,7 +43,7 @@ namespace Hybrid.Benchmarks
 
         delegate*<int, int> _wovenAdd, _wovenAddOpt, _wovenGuardStatic, _wovenGuardClosure;
         readonly Closure _closure = new Closure { Offset = 0 };
-        Redirection? _native, _nativeDelegate;
+        Redirection? _native, _nativeDelegate, _guardStatic, _guardClosure;
 
         [GlobalSetup]
         public void Setup()
@@ -53,8 +54,8 @@ namespace Hybrid.Benchmarks
             _wovenGuardStatic = (delegate*<int, int>)TargetCopies.Method(woven, "Loops", "GuardStatic").MethodHandle.GetFunctionPointer();
             _wovenGuardClosure = (delegate*<int, int>)TargetCopies.Method(woven, "Loops", "GuardClosure").MethodHandle.GetFunctionPointer();
 
-            TargetCopies.SetGuard(TargetCopies.Method(woven, "Calls", "GuardStatic"), null, typeof(Replacements).GetMethod(nameof(Replacements.Add))!);
-            TargetCopies.SetGuard(TargetCopies.Method(woven, "Calls", "GuardClosure"), _closure, typeof(Closure).GetMethod(nameof(Closure.Add))!);
+            _guardStatic = TargetCopies.RedirectThroughGuard(TargetCopies.Method(woven, "Calls", "GuardStatic"), typeof(Replacements).GetMethod(nameof(Replacements.Add))!);
+            _guardClosure = TargetCopies.RedirectThroughGuard(TargetCopies.Method(woven, "Calls", "GuardClosure"), new Func<int, int, int>(_closure.Add));
 
             _native = Engine.Redirect(typeof(Calls).GetMethod(nameof(Calls.Native))!, typeof(Replacements).GetMethod(nameof(Replacements.Add))!);
             _nativeDelegate = Engine.Redirect(typeof(Calls).GetMethod(nameof(Calls.NativeToDelegate))!, new Func<int, int, int>(_closure.Add));
@@ -81,6 +82,8 @@ namespace Hybrid.Benchmarks
         {
             _native?.Dispose();
             _nativeDelegate?.Dispose();
+            _guardStatic?.Dispose();
+            _guardClosure?.Dispose();
         }
 
         [Benchmark(Baseline = true, OperationsPerInvoke = N, Description = "unwoven Add")]

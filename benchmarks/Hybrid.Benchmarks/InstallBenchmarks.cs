@@ -12,6 +12,8 @@ namespace Hybrid.Benchmarks
     /// of a method after its first. MemoryDiagnoser's Allocated column is the managed garbage of one pair (item 7).
     /// </summary>
     [MemoryDiagnoser]
+    [MedianColumn]
+    [MinColumn]
     public class InstallPairBenchmarks
     {
         MethodInfo _pair = null!, _shared = null!, _replacement = null!;
@@ -40,6 +42,34 @@ namespace Hybrid.Benchmarks
     }
 
     /// <summary>
+    /// Item 4, the pair through the IL guard: <see cref="Engine.Redirect(MethodBase, MethodInfo)"/> of a woven method
+    /// with the strategy pinned to ILDispatch for this process (set in setup), plus dispose. No code is written: the
+    /// engine stores a delegate into the guard slot and clears it again.
+    /// </summary>
+    [MemoryDiagnoser]
+    [MedianColumn]
+    [MinColumn]
+    public class InstallPairILBenchmarks
+    {
+        MethodInfo _woven = null!, _replacement = null!;
+
+        [GlobalSetup]
+        public void Setup()
+        {
+            _woven = TargetCopies.Method(TargetCopies.Woven(), "Calls", "GuardPair");
+            _replacement = typeof(Replacements).GetMethod(nameof(Replacements.Add))!;
+            TargetCopies.RedirectThroughGuard(_woven, _replacement).Dispose(); // checks the strategy
+            Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
+        }
+
+        [GlobalCleanup]
+        public void Cleanup() => Engine.ForcedStrategy = null;
+
+        [Benchmark(Description = "install+dispose through the IL guard (woven method, slot store)")]
+        public void Pair() => Engine.Redirect(_woven, _replacement).Dispose();
+    }
+
+    /// <summary>
     /// Item 4, each half on its own. An iteration is <see cref="Batch"/> invocations; each invocation redirects (or
     /// un-redirects) a different one of 32 distinct methods that are all in the same state, and [IterationSetup] /
     /// [IterationCleanup] — outside the measured time — put them into that state (install all before a Dispose
@@ -47,6 +77,8 @@ namespace Hybrid.Benchmarks
     /// first-redirect iteration). BenchmarkDotNet therefore times a batch of 32 operations per iteration and divides.
     /// </summary>
     [InvocationCount(Batch, 1)]
+    [MedianColumn]
+    [MinColumn]
     public class InstallHalvesBenchmarks
     {
         const int Batch = 32;

@@ -23,6 +23,7 @@ namespace Hybrid.Benchmarks
             "Hybrid.Benchmarks.Targets.Calls.AddOpt",
             "Hybrid.Benchmarks.Targets.Calls.GuardStatic",
             "Hybrid.Benchmarks.Targets.Calls.GuardClosure",
+            "Hybrid.Benchmarks.Targets.Calls.GuardPair",
         };
 
         static int s_contexts;
@@ -60,18 +61,24 @@ namespace Hybrid.Benchmarks
         }
 
         /// <summary>
-        /// Puts a delegate into a woven method's guard slot directly (the contract in docs/weaver.md): the engine's
-        /// IL-dispatch path is not wired yet, so this is what a redirect through the guard amounts to.
+        /// Redirects a woven method through its IL guard with the engine (<see cref="Engine.ForcedStrategy"/> pinned to
+        /// <see cref="RedirectStrategy.ILDispatch"/> for this call only; by default the engine prefers a native jump).
         /// </summary>
-        public static void SetGuard(MethodInfo woven, object? target, MethodInfo replacement)
+        public static Redirection RedirectThroughGuard(MethodInfo woven, object replacement)
         {
-            var attribute = woven.GetCustomAttributesData().Single(a => a.AttributeType.FullName == "Hybrid.Woven.HybridGuardAttribute");
-            var guard = (Type)attribute.ConstructorArguments[0].Value!;
-            var slot = guard.GetField("Target")!;
-            var handler = target is null
-                ? Delegate.CreateDelegate(slot.FieldType, replacement)
-                : Delegate.CreateDelegate(slot.FieldType, target, replacement);
-            slot.SetValue(null, handler);
+            var previous = Engine.ForcedStrategy;
+            Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
+            try
+            {
+                var redirection = replacement is MethodInfo method ? Engine.Redirect(woven, method) : Engine.Redirect(woven, (Delegate)replacement);
+                if (redirection.Strategy != RedirectStrategy.ILDispatch)
+                    throw new InvalidOperationException($"{woven.Name} was redirected with {redirection.Strategy}, not through its IL guard");
+                return redirection;
+            }
+            finally
+            {
+                Engine.ForcedStrategy = previous;
+            }
         }
 
         public static MethodInfo Method(Assembly assembly, string type, string name) =>
