@@ -31,7 +31,7 @@ internal static class CallSiteGuards
     public static List<FieldInfo> SlotsFor(MethodBase method)
     {
         var slots = new List<FieldInfo>();
-        var definition = method.Module.ResolveMethod(method.MetadataToken) ?? method;
+        var definition = OpenDefinition(method);
         var declaring = definition.DeclaringType!;
         if (declaring.IsGenericType)
             declaring = declaring.GetGenericTypeDefinition();
@@ -54,6 +54,27 @@ internal static class CallSiteGuards
             }
         }
         return slots;
+    }
+
+    /// <summary>
+    /// The open definition whose signature the weaver recorded. Without resolving metadata tokens, which NativeAOT
+    /// does not keep: a generic method's definition, and the same member on a generic type's definition.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Only types whose methods are already reflected on reach here.")]
+    private static MethodBase OpenDefinition(MethodBase method)
+    {
+        var definition = method is MethodInfo { IsGenericMethod: true } generic ? generic.GetGenericMethodDefinition() : method;
+        var declaring = definition.DeclaringType!;
+        if (!declaring.IsGenericType || declaring.IsGenericTypeDefinition)
+            return definition;
+        try
+        {
+            return (MethodBase)declaring.GetGenericTypeDefinition().GetMemberWithSameMetadataDefinitionAs(definition);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException)
+        {
+            return definition;
+        }
     }
 
     [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Woven holders are referenced by the woven code that calls them.")]

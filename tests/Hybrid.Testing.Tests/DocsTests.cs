@@ -5,22 +5,24 @@ using NUnit.Framework;
 
 namespace Hybrid.Testing.Tests;
 
-/// <summary>docs/testing.md quotes Recipes.cs; this keeps the page showing exactly the code the suite compiles and runs.</summary>
+/// <summary>docs/testing.md and README.md quote Recipes.cs; this keeps them showing exactly the code the suite compiles and runs.</summary>
 [TestFixture]
 public class DocsTests
 {
-    [TestCase("code-under-test")]
-    [TestCase("recipes")]
-    public void DocQuotesTheCompiledRecipesVerbatim(string region)
+    [TestCase("docs/testing.md", "code-under-test")]
+    [TestCase("docs/testing.md", "recipes")]
+    [TestCase("README.md", "code-under-test")]
+    [TestCase("README.md", "recipes")]
+    public void DocQuotesTheCompiledRecipesVerbatim(string page, string region)
     {
         string root = RepositoryRoot();
         string source = File.ReadAllText(Path.Combine(root, "tests", "Hybrid.Testing.Tests", "Recipes.cs")).ReplaceLineEndings("\n");
-        string doc = File.ReadAllText(Path.Combine(root, "docs", "testing.md")).ReplaceLineEndings("\n");
+        string doc = File.ReadAllText(Path.Combine(root, page)).ReplaceLineEndings("\n");
         var match = Regex.Match(source, "#region " + Regex.Escape(region) + "\n(.*?)#endregion", RegexOptions.Singleline);
         Assert.That(match.Success, Is.True, $"Recipes.cs has no #region {region}");
         string code = match.Groups[1].Value.TrimEnd('\n');
         Assert.That(doc, Does.Contain("```csharp\n" + code + "\n```"),
-            $"docs/testing.md no longer quotes region '{region}' of Recipes.cs verbatim. Fix: paste the region between its markers into the doc's code block.");
+            $"{page} no longer quotes region '{region}' of Recipes.cs verbatim. Fix: paste the region between its markers into the doc's code block.");
     }
 
     private static string RepositoryRoot()
