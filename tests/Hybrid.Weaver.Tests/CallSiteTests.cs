@@ -267,6 +267,12 @@ namespace Hybrid.Weaver.Tests
             Assert.That(warning.Member, Is.EqualTo("System.Console.Beep"));
             Assert.That(run.CallSites, Is.Empty);
 
+            // A member the referenced framework type does not have is a typo: an error with suggestions.
+            var misspelt = Weave.Run(d.Copy(TestPaths.Fixtures, "misspelt.dll"), null, null, "System.DateTime.UtcNw");
+            var error = misspelt.Diagnostics.Single(x => x.Severity == DiagnosticSeverity.Error);
+            Assert.That(error.Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));
+            Assert.That(error.Message, Does.Contain("System.DateTime.UtcNow"));
+
             // A miss inside the assembly's own namespaces is still a typo (error), not a framework method.
             var typo = Weave.Run(d.Copy(TestPaths.Fixtures, "typo.dll"), null, null, "Hybrid.Weaver.Fixtures.CallSites.Calls.Nope");
             Assert.That(typo.Diagnostics.Single(x => x.Severity == DiagnosticSeverity.Error).Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));
@@ -292,6 +298,35 @@ namespace Hybrid.Weaver.Tests
             var run = Weave.Ok(d.Copy(TestPaths.Fixtures), "System.Func`1..ctor");
             Assert.That(run.CallSites, Is.Empty);
             Assert.That(run.SkippedMethods.Select(s => s.Code), Has.All.EqualTo(DiagnosticCodes.SkipCallSite).And.Not.Empty);
+        }
+
+        [Test]
+        public void TailPrefix_IsDroppedBeforeARewrittenCall()
+        {
+            using var d = new TempDir();
+            var input = d.Copy(TestPaths.Fixtures);
+            // C# never emits 'tail.'; add one by hand before File.ReadAllText (which is followed by ret).
+            var bytes = File.ReadAllBytes(input);
+            using (var module = ModuleDefinition.ReadModule(new MemoryStream(bytes), new ReaderParameters { ReadSymbols = false }))
+            {
+                var read = module.GetType(CallsType).Methods.Single(m => m.Name == "Read");
+                var call = read.Body.Instructions.Single(i => i.OpCode == OpCodes.Call);
+                Assert.That(call.Next.OpCode, Is.EqualTo(OpCodes.Ret));
+                read.Body.GetILProcessor().InsertBefore(call, Instruction.Create(OpCodes.Tail));
+                File.Delete(Path.ChangeExtension(input, ".pdb"));
+                module.Write(input);
+            }
+            Weave.Ok(input, "System.IO.File.ReadAllText");
+            using (var module = ModuleDefinition.ReadModule(input))
+            {
+                var body = module.GetType(CallsType).Methods.Single(m => m.Name == "Read").Body.Instructions;
+                Assert.That(body.Select(i => i.OpCode), Does.Not.Contain(OpCodes.Tail));
+                Assert.That(body.Single(i => i.OpCode == OpCodes.Call).Operand, Has.Property("Name").EqualTo("Call_0"));
+            }
+            using var context = new IsolatedContext(d.Path);
+            var read2 = context.LoadFile(input).GetType(CallsType)!.GetMethod("Read")!;
+            File.WriteAllText(d.File("t.txt"), "tail");
+            Assert.That(read2.Invoke(null, new object[] { d.File("t.txt") }), Is.EqualTo("tail"));
         }
 
         [Test]

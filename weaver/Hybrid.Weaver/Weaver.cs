@@ -270,7 +270,18 @@ namespace Hybrid.Weaving
                         }
                         continue;
                     }
-                    if (sel.Glob == null && !selection.IsOwnName(sel.TypeName))
+                    var external = sel.Glob == null && !selection.IsOwnName(sel.TypeName) ? FindReferencedType(module, sel.TypeName) : null;
+                    if (external != null && !HasMember(external, sel.MemberName))
+                    {
+                        var names = external.Methods.Select(m => m.Name).Concat(external.Properties.Select(p => p.Name)).Concat(external.Events.Select(e => e.Name))
+                            .Where(n => !n.StartsWith("<", StringComparison.Ordinal)).Distinct()
+                            .OrderBy(n => MethodSelection.Levenshtein(sel.MemberName, n)).ThenBy(n => n, StringComparer.Ordinal).Take(3)
+                            .Select(n => sel.TypeName + "." + n).ToList();
+                        Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                            "selector '" + sel.Text + "' matched no method in " + file + ", and the referenced type " + sel.TypeName + " has no member '" + sel.MemberName + "'"
+                            + (names.Count > 0 ? "; closest existing names: " + string.Join(", ", names) : ""), member: sel.Text);
+                    }
+                    else if (sel.Glob == null && !selection.IsOwnName(sel.TypeName))
                         Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
                             "selector '" + sel.Text + "' names " + sel.TypeName + "." + sel.MemberName + (sel.Parameters != null ? "(" + string.Join(",", sel.Parameters) + ")" : "")
                             + ", which is neither defined in " + file + " nor called from it; nothing was woven for it. Methods of other assemblies (such as the framework) are redirected at their call sites in "
@@ -281,6 +292,37 @@ namespace Hybrid.Weaving
                             "selector '" + sel.Text + "' matched no method in " + file + "; " + selection.Suggest(sel), member: sel.Text);
                 }
             }
+
+            /// <summary>
+            /// Looks a selector's type up in the module's referenced assemblies (following type forwarders), to tell a
+            /// misspelt member of a framework type (an error) from a method that is merely not called (a warning).
+            /// Best effort: null when the type or its assembly cannot be found.
+            /// </summary>
+            static TypeDefinition? FindReferencedType(ModuleDefinition module, string typeName)
+            {
+                var parts = typeName.Split('+');
+                var dot = parts[0].LastIndexOf('.');
+                var ns = dot > 0 ? parts[0].Substring(0, dot) : "";
+                var name = dot > 0 ? parts[0].Substring(dot + 1) : parts[0];
+                foreach (var reference in module.AssemblyReferences)
+                {
+                    try
+                    {
+                        var type = new TypeReference(ns, name, module, reference).Resolve();
+                        for (int i = 1; type != null && i < parts.Length; i++)
+                            type = type.NestedTypes.FirstOrDefault(t => t.Name == parts[i]);
+                        if (type != null)
+                            return type;
+                    }
+                    catch (Exception e) when (e is AssemblyResolutionException || e is IOException || e is BadImageFormatException || e is InvalidOperationException)
+                    {
+                    }
+                }
+                return null;
+            }
+
+            static bool HasMember(TypeDefinition type, string member)
+                => type.Methods.Any(m => m.Name == member) || type.Properties.Any(p => p.Name == member) || type.Events.Any(e => e.Name == member);
 
             void CheckReferences(ModuleDefinition module)
             {
