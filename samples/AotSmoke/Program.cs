@@ -94,7 +94,6 @@ Check("generic instantiation Store.Pick<int> redirected via ILDispatch, Pick<str
                Expect("GetOriginal", viaOriginal, 7), Expect("after Dispose", Store.Pick(3, 7), 7));
 });
 
-#if HYBRID_AOT_FRAMEWORK_CALLSITES
 Check("framework call site DateTime.UtcNow in Clock.Year redirected via ILDispatch", () =>
 {
     var before = Clock.Year();
@@ -110,10 +109,6 @@ Check("framework call site DateTime.UtcNow in Clock.Year redirected via ILDispat
     return All(Expect("strategy", strategy, RedirectStrategy.ILDispatch), Expect("during", during, 2030),
                Expect("GetOriginal", viaOriginal, before), Expect("after Dispose", Clock.Year(), before));
 });
-#else
-Console.WriteLine("SKIP  framework call site DateTime.UtcNow: TODO(HybridAotFrameworkCallSites) - hybrid-weave cannot weave " +
-                  $"framework call sites yet (Clock.Year() = {Clock.Year()} unredirected)");
-#endif
 
 int failed = results.FindAll(r => !r.Ok).Count;
 Console.WriteLine(failed == 0 ? $"AotSmoke: all {results.Count} checks passed" : $"AotSmoke: {failed} of {results.Count} checks FAILED");
