@@ -37,12 +37,9 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
         {
             foreach (long candidate in FreeGapsNearest((long)near, (long)size, maxDistance))
             {
-                nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
-                if (p == MapFailed || p == 0)
-                    continue;
-                if (Math.Abs((long)p - (long)near) + (long)size < maxDistance)
+                nint p = TryMapAt(candidate, near, size, maxDistance);
+                if (p != 0)
                     return p;
-                munmap(p, size);
             }
             return 0;
         }
@@ -52,16 +49,23 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
         {
             foreach (long candidate in new[] { origin - delta, origin + delta })
             {
-                if (candidate <= 0x10000)
-                    continue;
-                nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
-                if (p == MapFailed || p == 0)
-                    continue;
-                if (Math.Abs((long)p - (long)near) + (long)size < maxDistance)
+                nint p = candidate <= 0x10000 ? 0 : TryMapAt(candidate, near, size, maxDistance);
+                if (p != 0)
                     return p;
-                munmap(p, size);
             }
         }
+        return 0;
+    }
+
+    /// <summary>Maps read+write memory at (or, if the kernel prefers, near) <paramref name="candidate"/>; 0 unless it lands in reach.</summary>
+    private static nint TryMapAt(long candidate, nint near, nint size, long maxDistance)
+    {
+        nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
+        if (p == MapFailed || p == 0)
+            return 0;
+        if (Math.Abs((long)p - (long)near) + (long)size < maxDistance)
+            return p;
+        munmap(p, size);
         return 0;
     }
 
