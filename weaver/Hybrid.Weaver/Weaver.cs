@@ -185,7 +185,7 @@ namespace Hybrid.Weaving
                 var unmatched = new List<Selector>();
                 var selected = selection.Select(selectors, explicitly, unmatched);
                 var callTargets = new List<CallTarget>();
-                var explicitTargets = new HashSet<string>(StringComparer.Ordinal);
+                var explicitTargets = new Dictionary<string, string>(StringComparer.Ordinal); // target key -> selector that named it
                 if (unmatched.Count > 0)
                     SelectCallTargets(module, selection, unmatched, callTargets, explicitTargets);
                 if (HasErrors)
@@ -235,10 +235,10 @@ namespace Hybrid.Weaving
                     {
                         var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
                         skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
-                        if (explicitTargets.Contains(target.Key))
+                        if (explicitTargets.TryGetValue(target.Key, out var selectorText))
                             Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
                                 "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
-                                member: target.Display);
+                                member: selectorText);
                     }
                 }
                 weaver.MarkAssembly(Version);
@@ -251,7 +251,7 @@ namespace Hybrid.Weaving
             /// when it names this assembly's own types or namespaces (a typo), otherwise a warning (nothing calls it).
             /// </summary>
             void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<Selector> unmatched,
-                List<CallTarget> callTargets, HashSet<string> explicitTargets)
+                List<CallTarget> callTargets, Dictionary<string, string> explicitTargets)
             {
                 var called = CallTarget.Scan(module);
                 var taken = new HashSet<string>(StringComparer.Ordinal);
@@ -266,7 +266,7 @@ namespace Hybrid.Weaving
                             if (taken.Add(t.Key))
                                 callTargets.Add(t);
                             if (sel.Glob == null)
-                                explicitTargets.Add(t.Key);
+                                explicitTargets[t.Key] = sel.Text;
                         }
                         continue;
                     }
