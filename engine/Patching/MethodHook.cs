@@ -4,7 +4,6 @@ using System.Linq;
 using System.Threading;
 using Hybrid.CoreClr;
 using Hybrid.Os;
-using Hybrid.X64;
 
 namespace Hybrid.Patching;
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
+using Hybrid.Patching;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -145,10 +146,3 @@ internal static class X64HookBuilder
 
 /// <summary>How a dispatch stub finds the instantiation key of shared generic code.</summary>
 internal readonly record struct StubFilter(bool ThisMethodTable, int ArgumentIndex);
-
-/// <summary>Layout of the read-write data page that sits next to each dispatch stub.</summary>
-internal static class HookDataLayout
-{
-    public const int CellOffset = 0;
-    public const int TableOffset = 64;
-}
