@@ -273,6 +273,11 @@ namespace Hybrid.Weaver.Tests
             Assert.That(error.Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));
             Assert.That(error.Message, Does.Contain("System.DateTime.UtcNow"));
 
+            // Iced defines polyfills in namespace System (System.string2); a framework type it references still counts as one.
+            var iced = Weave.Run(d.Copy(TestPaths.Iced), null, null, "System.Guid.NewGuid", "Iced.Intel.Instruction.get_IP");
+            Assert.That(iced.Success, Is.True, () => string.Join(Environment.NewLine, iced.Diagnostics));
+            Assert.That(iced.Diagnostics.Single(x => x.Code == DiagnosticCodes.NoCallSites).Message, Does.Contain("System.Guid.NewGuid"));
+
             // A miss inside the assembly's own namespaces is still a typo (error), not a framework method.
             var typo = Weave.Run(d.Copy(TestPaths.Fixtures, "typo.dll"), null, null, "Hybrid.Weaver.Fixtures.CallSites.Calls.Nope");
             Assert.That(typo.Diagnostics.Single(x => x.Severity == DiagnosticSeverity.Error).Code, Is.EqualTo(DiagnosticCodes.SelectorMatchedNothing));

@@ -225,15 +225,22 @@ namespace Hybrid.Weaving
         /// </summary>
         public bool IsOwnName(string typeName)
         {
-            if (FindTypes(typeName).Any())
+            if (IsOwnType(typeName))
                 return true;
             var plus = typeName.IndexOf('+');
-            if (plus > 0 && FindTypes(typeName.Substring(0, plus)).Any())
-                return true;
             var outer = plus > 0 ? typeName.Substring(0, plus) : typeName;
             var dot = outer.LastIndexOf('.');
             var ns = dot > 0 ? outer.Substring(0, dot) : "";
             return types.Any(t => t.Type.DeclaringType == null && t.Type.Namespace == ns && (ns.Length > 0 || t.Type.Name == outer));
+        }
+
+        /// <summary>True when the type (or, for a nested name, its outermost type) is defined in this assembly.</summary>
+        public bool IsOwnType(string typeName)
+        {
+            if (FindTypes(typeName).Any())
+                return true;
+            var plus = typeName.IndexOf('+');
+            return plus > 0 && FindTypes(typeName.Substring(0, plus)).Any();
         }
 
         IEnumerable<TypeDefinition> FindTypes(string typeName)

@@ -270,7 +270,9 @@ namespace Hybrid.Weaving
                         }
                         continue;
                     }
-                    var external = sel.Glob == null && !selection.IsOwnName(sel.TypeName) ? FindReferencedType(module, sel.TypeName) : null;
+                    // Referenced types are looked up before namespaces are compared: assemblies often define polyfills
+                    // in framework namespaces (System.*), which must not turn "System.Guid.NewGuid is not called" into a typo.
+                    var external = sel.Glob == null && !selection.IsOwnType(sel.TypeName) ? FindReferencedType(module, sel.TypeName) : null;
                     if (external != null && !HasMember(external, sel.MemberName))
                     {
                         var names = external.Methods.Select(m => m.Name).Concat(external.Properties.Select(p => p.Name)).Concat(external.Events.Select(e => e.Name))
@@ -281,7 +283,7 @@ namespace Hybrid.Weaving
                             "selector '" + sel.Text + "' matched no method in " + file + ", and the referenced type " + sel.TypeName + " has no member '" + sel.MemberName + "'"
                             + (names.Count > 0 ? "; closest existing names: " + string.Join(", ", names) : ""), member: sel.Text);
                     }
-                    else if (sel.Glob == null && !selection.IsOwnName(sel.TypeName))
+                    else if (sel.Glob == null && (external != null || !selection.IsOwnName(sel.TypeName)))
                         Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
                             "selector '" + sel.Text + "' names " + sel.TypeName + "." + sel.MemberName + (sel.Parameters != null ? "(" + string.Join(",", sel.Parameters) + ")" : "")
                             + ", which is neither defined in " + file + " nor called from it; nothing was woven for it. Methods of other assemblies (such as the framework) are redirected at their call sites in "
