@@ -40,7 +40,12 @@ internal static unsafe class CodeMemory
     /// <summary>Counts writes; tests use it to prove that nothing was written on a refused or failed redirect.</summary>
     public static int WriteCount;
 
-    public static void Write(nint address, ReadOnlySpan<byte> bytes)
+    public static void Write(nint address, ReadOnlySpan<byte> bytes) => Write(address, bytes, entryWordLast: false);
+
+    /// <summary>Puts back the original bytes of an entry that holds our jump (see <see cref="Store"/> for the order).</summary>
+    public static void Restore(nint address, ReadOnlySpan<byte> original) => Write(address, original, entryWordLast: true);
+
+    private static void Write(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
         var memory = PlatformMemory.Current;
         lock (s_gate)
@@ -60,7 +65,7 @@ internal static unsafe class CodeMemory
             }
             try
             {
-                Store(address, bytes);
+                Store(address, bytes, entryWordLast);
             }
             finally
             {
@@ -78,7 +83,7 @@ internal static unsafe class CodeMemory
     /// <summary>
     /// Writes a jump over the first instructions of a method that other threads may be running: on x64 Linux with
     /// every running thread parked and moved off the overwritten instruction boundaries (<see cref="LinuxX64ThreadFence"/>);
-    /// elsewhere as <see cref="Write"/> does.
+    /// elsewhere as <see cref="Write(nint, ReadOnlySpan{byte})"/> does.
     /// </summary>
     public static void WriteWithThreadsParked(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
     {
@@ -105,23 +110,31 @@ internal static unsafe class CodeMemory
     }
 
     /// <summary>
-    /// A patch that fits in one aligned 8-byte word is stored with one locked 8-byte write, so a thread fetching
-    /// those bytes sees either all old or all new bytes (never a torn instruction).
+    /// Stores the bytes one aligned 8-byte word at a time, each with a single locked write, so a thread fetching a word
+    /// sees all of its old or all of its new bytes. Which word goes first matters when a patch spans two words:
+    /// installing a jump writes the entry word first (entering threads are diverted before the rest changes);
+    /// restoring writes it last (the tail is only the int3 padding behind the jump until the entry word, holding the
+    /// start of the original code, comes back in one store).
     /// </summary>
-    private static void Store(nint address, ReadOnlySpan<byte> bytes)
+    private static void Store(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
-        nint word = address & ~(nint)7;
-        int offset = (int)(address - word);
-        if (offset + bytes.Length <= 8)
+        nint first = address & ~(nint)7;
+        nint last = (address + bytes.Length - 1) & ~(nint)7;
+        int words = (int)((last - first) / 8) + 1;
+        for (int n = 0; n < words; n++)
         {
+            nint word = entryWordLast ? last - n * 8 : first + n * 8;
             long oldValue = Volatile.Read(ref Unsafe.AsRef<long>((void*)word));
             long newValue = oldValue;
             var span = new Span<byte>(&newValue, 8);
-            bytes.CopyTo(span.Slice(offset));
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                nint at = address + i;
+                if (at >= word && at < word + 8)
+                    span[(int)(at - word)] = bytes[i];
+            }
             Interlocked.Exchange(ref Unsafe.AsRef<long>((void*)word), newValue);
-            return;
         }
-        bytes.CopyTo(new Span<byte>((void*)address, bytes.Length));
     }
 
     public static byte[] Read(nint address, int count) => new ReadOnlySpan<byte>((void*)address, count).ToArray();
