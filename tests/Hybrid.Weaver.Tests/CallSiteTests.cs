@@ -515,21 +515,6 @@ namespace Hybrid.Weaver.Tests
             woven.Dispose();
         }
 
-        static string Run(TempDir dir, string workload, byte[] input)
-        {
-            using var context = new IsolatedContext(dir.Path);
-            var asm = context.LoadFile(dir.File("Hybrid.Weaver.Workloads.dll"));
-            var method = asm.GetType("Hybrid.Weaver.Workloads.Workload")!.GetMethod(workload)!;
-            try
-            {
-                return (string)method.Invoke(null, new object[] { input })!;
-            }
-            catch (TargetInvocationException e) when (e.InnerException != null)
-            {
-                throw new AssertionException(workload + " failed in " + dir.Path + ": " + e.InnerException);
-            }
-        }
-
         [Test]
         public void Workloads_GiveIdenticalResults()
         {
@@ -537,9 +522,9 @@ namespace Hybrid.Weaver.Tests
             Assert.That(results["Iced.dll"].CallSites.Count, Is.GreaterThan(20));
             var code = new byte[16 * 1024];
             new Random(12345).NextBytes(code);
-            Assert.That(Run(woven, "Iced", code), Is.EqualTo(Run(pristine, "Iced", code)));
+            Assert.That(Workloads.Run(woven, "Iced", code), Is.EqualTo(Workloads.Run(pristine, "Iced", code)));
             var cecil = File.ReadAllBytes(TestPaths.Cecil);
-            Assert.That(Run(woven, "Cecil", cecil), Is.EqualTo(Run(pristine, "Cecil", cecil)));
+            Assert.That(Workloads.Run(woven, "Cecil", cecil), Is.EqualTo(Workloads.Run(pristine, "Cecil", cecil)));
         }
 
         [Test]

@@ -47,27 +47,11 @@ namespace Hybrid.Weaver.Tests
             woven.Dispose();
         }
 
-        static string Run(TempDir dir, string workload, byte[] input, Action<IsolatedContext>? setup = null)
-        {
-            using var context = new IsolatedContext(dir.Path);
-            setup?.Invoke(context);
-            var asm = context.LoadFile(dir.File("Hybrid.Weaver.Workloads.dll"));
-            var method = asm.GetType("Hybrid.Weaver.Workloads.Workload")!.GetMethod(workload)!;
-            try
-            {
-                return (string)method.Invoke(null, new object[] { input })!;
-            }
-            catch (TargetInvocationException e) when (e.InnerException != null)
-            {
-                throw new AssertionException(workload + " failed in " + dir.Path + ": " + e.InnerException);
-            }
-        }
-
         [Test]
         public void WovenIced_DecodesAndFormatsIdentically()
         {
-            var expected = Run(pristine, "Iced", code);
-            var actual = Run(woven, "Iced", code);
+            var expected = Workloads.Run(pristine, "Iced", code);
+            var actual = Workloads.Run(woven, "Iced", code);
             Assert.That(actual, Is.EqualTo(expected));
             Assert.That(int.Parse(expected.Split(':')[0]), Is.GreaterThan(10000), "a meaningful number of instructions was decoded");
         }
@@ -76,7 +60,7 @@ namespace Hybrid.Weaver.Tests
         public void WovenCecil_ReadsAndWritesIdentically()
         {
             var input = File.ReadAllBytes(TestPaths.Cecil);
-            Assert.That(Run(woven, "Cecil", input), Is.EqualTo(Run(pristine, "Cecil", input)));
+            Assert.That(Workloads.Run(woven, "Cecil", input), Is.EqualTo(Workloads.Run(pristine, "Cecil", input)));
         }
 
         [Test]
@@ -121,8 +105,8 @@ namespace Hybrid.Weaver.Tests
         public void WovenIced_SlotRedirectsFormatter()
         {
             var nop = new byte[] { 0x90 };
-            Assert.That(Run(woven, "FormatFirst", nop), Is.EqualTo("nop"));
-            var redirected = Run(woven, "FormatFirst", nop, context =>
+            Assert.That(Workloads.Run(woven, "FormatFirst", nop), Is.EqualTo("nop"));
+            var redirected = Workloads.Run(woven, "FormatFirst", nop, context =>
             {
                 var iced = context.LoadFromAssemblyName(new AssemblyName("Iced"));
                 var formatter = iced.GetType("Iced.Intel.IntelFormatter")!;

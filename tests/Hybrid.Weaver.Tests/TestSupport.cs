@@ -76,6 +76,26 @@ namespace Hybrid.Weaver.Tests
         public void Dispose() => Unload();
     }
 
+    /// <summary>Runs one workload of Hybrid.Weaver.Workloads from <paramref name="dir"/> in its own load context.</summary>
+    internal static class Workloads
+    {
+        internal static string Run(TempDir dir, string workload, byte[] input, Action<IsolatedContext>? setup = null)
+        {
+            using var context = new IsolatedContext(dir.Path);
+            setup?.Invoke(context);
+            var asm = context.LoadFile(dir.File("Hybrid.Weaver.Workloads.dll"));
+            var method = asm.GetType("Hybrid.Weaver.Workloads.Workload")!.GetMethod(workload)!;
+            try
+            {
+                return (string)method.Invoke(null, new object[] { input })!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException != null)
+            {
+                throw new AssertionException(workload + " failed in " + dir.Path + ": " + e.InnerException);
+            }
+        }
+    }
+
     internal static class TestPaths
     {
         public static string Bin => AppContext.BaseDirectory;

@@ -524,16 +524,7 @@ namespace Hybrid.Weaving
                 invoke.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, handler.GenericParameters, toHandler)));
             handler.Methods.Add(invoke);
 
-            TypeReference handlerInGuard = handler;
-            if (generic)
-            {
-                var g = new GenericInstanceType(handler);
-                foreach (var gp in guard.GenericParameters)
-                    g.GenericArguments.Add(gp);
-                handlerInGuard = g;
-            }
-            var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
-            guard.Fields.Add(field);
+            var field = ModuleWeaver.AddTargetSlot(guard, handler, generic);
 
             wrapper.ReturnType = ReturnType(wrapper.GenericParameters, toWrapper);
             foreach (var s in shape)
@@ -552,7 +543,7 @@ namespace Hybrid.Weaving
                     guardInst.GenericArguments.Add(gp);
                     handlerInst.GenericArguments.Add(gp);
                 }
-                fieldRef = new FieldReference(field.Name, handlerInGuard, guardInst);
+                fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
                 invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
                 foreach (var p in invoke.Parameters)
                     invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));

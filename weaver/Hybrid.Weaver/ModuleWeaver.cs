@@ -240,16 +240,7 @@ namespace Hybrid.Weaving
                 invoke.Parameters.Add(new ParameterDefinition(p.Name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), toHandler(p.ParameterType)));
             handler.Methods.Add(invoke);
 
-            TypeReference handlerInGuard = handler;
-            if (generic)
-            {
-                var g = new GenericInstanceType(handler);
-                foreach (var gp in guard.GenericParameters)
-                    g.GenericArguments.Add(gp);
-                handlerInGuard = g;
-            }
-            var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
-            guard.Fields.Add(field);
+            var field = AddTargetSlot(guard, handler, generic);
 
             if (!generic)
                 return (guard, invoke, field, invoke);
@@ -262,7 +253,7 @@ namespace Hybrid.Weaving
                 guardInst.GenericArguments.Add(gp);
                 handlerInst.GenericArguments.Add(gp);
             }
-            var fieldRef = new FieldReference(field.Name, handlerInGuard, guardInst);
+            var fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
             var invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
             foreach (var p in invoke.Parameters)
                 invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
@@ -547,6 +538,25 @@ namespace Hybrid.Weaving
             type.Methods.Add(ctor);
             module.Types.Add(type);
             return ctor;
+        }
+
+        /// <summary>
+        /// The redirect slot every guard has (method guards and call-site guards alike): <c>public static Handler Target</c>,
+        /// typed with the guard's own generic parameters so each closed instantiation has its own slot.
+        /// </summary>
+        internal static FieldDefinition AddTargetSlot(TypeDefinition guard, TypeDefinition handler, bool generic)
+        {
+            TypeReference handlerInGuard = handler;
+            if (generic)
+            {
+                var instance = new GenericInstanceType(handler);
+                foreach (var parameter in guard.GenericParameters)
+                    instance.GenericArguments.Add(parameter);
+                handlerInGuard = instance;
+            }
+            var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
+            guard.Fields.Add(field);
+            return field;
         }
     }
 }
