@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Collections.Generic;
@@ -74,7 +75,7 @@ public static class Engine
     /// <summary>What <see cref="Redirect(MethodBase, MethodInfo)"/> would do for <paramref name="original"/>, or exactly why it cannot. Writes no code.</summary>
     public static RedirectPlan Explain(MethodBase original)
     {
-        ArgumentNullException.ThrowIfNull(original);
+        Host.ThrowIfNull(original, nameof(original));
         MethodTarget target;
         try
         {

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.IO;
 using System.Runtime.InteropServices;
@@ -31,7 +32,9 @@ internal static unsafe class TieringFreeze
     private const int Capacity = 4096;
     private const uint CorJitSkipped = 0x80000004;
     private static readonly object s_gate = new();
+#pragma warning disable CS0649 // assigned only in the net8.0 build
     private static nint* s_table; // [0] = high-water count, [1..count] = held MethodDescs (0 = free)
+#pragma warning restore CS0649
     private static bool s_attempted;
     private static string? s_unavailable;
 
@@ -59,14 +62,14 @@ internal static unsafe class TieringFreeze
             {
                 if (s_table[i] == 0)
                 {
-                    Volatile.Write(ref s_table[i], methodDesc);
+                    Host.VolatileWrite(ref s_table[i], methodDesc);
                     return true;
                 }
             }
             if (count + 1 >= Capacity)
                 return false;
             s_table[count + 1] = methodDesc;
-            Volatile.Write(ref s_table[0], (nint)(count + 1)); // publish after the entry: x64 stores are seen in order
+            Host.VolatileWrite(ref s_table[0], (nint)(count + 1)); // publish after the entry: x64 stores are seen in order
             return true;
         }
     }
@@ -82,7 +85,7 @@ internal static unsafe class TieringFreeze
             {
                 if (s_table[i] == methodDesc)
                 {
-                    Volatile.Write(ref s_table[i], 0);
+                    Host.VolatileWrite(ref s_table[i], 0);
                     return;
                 }
             }
@@ -120,11 +123,14 @@ internal static unsafe class TieringFreeze
 
     private static string? Install()
     {
+#if !NET
+        return "holding tier-up needs the net8.0 build of Hybrid (this is the netstandard2.0 build, for Mono and .NET Framework, which do not tier)";
+#else
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
             return $"holding tier-up is implemented for x64 only (this process is {RuntimeInformation.ProcessArchitecture})";
         if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled)
             return "this runtime has no JIT";
-        string file = OperatingSystem.IsWindows() ? "clrjit.dll" : OperatingSystem.IsMacOS() ? "libclrjit.dylib" : "libclrjit.so";
+        string file = Host.IsWindows ? "clrjit.dll" : Host.IsMacOS ? "libclrjit.dylib" : "libclrjit.so";
         string path = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), file);
         if (!NativeLibrary.TryLoad(path, out var library) && !NativeLibrary.TryLoad(file, out library))
             return $"{file} was not found next to the runtime";
@@ -138,7 +144,7 @@ internal static unsafe class TieringFreeze
         nint original = vtable[0];
 
         // ftn is at offset 0 of CORINFO_METHOD_INFO, the third argument (after this and ICorJitInfo*).
-        var info = OperatingSystem.IsWindows() ? r8 : rdx;
+        var info = Host.IsWindows ? r8 : rdx;
         var asm = new Assembler(64);
         var loop = asm.CreateLabel();
         var pass = asm.CreateLabel();
@@ -179,5 +185,6 @@ internal static unsafe class TieringFreeze
         copy[0] = page;
         Interlocked.Exchange(ref *(nint*)jit, (nint)copy);
         return null;
+#endif
     }
 }

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -53,12 +54,12 @@ internal static unsafe class LinuxX64ThreadFence
 
     private static readonly object s_gate = new();
     private static byte* s_state;
-    private static delegate* unmanaged<Arguments*, void> s_routine;
+    private static delegate* unmanaged[Cdecl]<Arguments*, void> s_routine;
     private static int s_signal;
     private static string? s_unavailable;
     private static bool s_initialized;
 
-    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    public static bool IsSupported => Host.IsLinux && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     /// <summary>Installs that went through the fence, and the threads signalled and parked for them (for tests and diagnostics).</summary>
     public static long Fences, ThreadsParked, ThreadsSignalled;
@@ -117,7 +118,7 @@ internal static unsafe class LinuxX64ThreadFence
                 nint pageStart = memory.PageStart(first);
                 var args = new Arguments
                 {
-                    Tgid = Environment.ProcessId,
+                    Tgid = Host.ProcessId,
                     Signal = s_signal,
                     TidCount = tids.Length,
                     Tids = tidPointer,
@@ -319,7 +320,7 @@ internal static unsafe class LinuxX64ThreadFence
         routineBytes.CopyTo(new Span<byte>((void*)(code + 1024), 3072));
         if (mprotect(code, 4096, 5) != 0)
         {
-            s_unavailable = $"could not make the thread fence's code executable (errno {Marshal.GetLastPInvokeError()})";
+            s_unavailable = $"could not make the thread fence's code executable (errno {Marshal.GetLastWin32Error()})";
             return;
         }
         var action = stackalloc byte[152];
@@ -329,10 +330,10 @@ internal static unsafe class LinuxX64ThreadFence
         *(int*)(action + 136) = 0x04 | 0x10000000 | 0x08000000; // SA_SIGINFO | SA_RESTART | SA_ONSTACK
         if (sigaction(s_signal, action, null) != 0)
         {
-            s_unavailable = $"sigaction failed (errno {Marshal.GetLastPInvokeError()})";
+            s_unavailable = $"sigaction failed (errno {Marshal.GetLastWin32Error()})";
             return;
         }
-        s_routine = (delegate* unmanaged<Arguments*, void>)routine;
+        s_routine = (delegate* unmanaged[Cdecl]<Arguments*, void>)routine;
     }
 
     /// <summary>futex(addr, op, value, timeout): the parked threads and the routine sleep instead of spinning, so

@@ -26,7 +26,7 @@ internal static class NativePatching
 
     private static string? Probe()
     {
-        if (!RuntimeFeature.IsDynamicCodeSupported)
+        if (!Compat.Host.HasJit)
             return "this process has no JIT (NativeAOT or an interpreter): there is no run-time code to patch";
         if (Type.GetType("Mono.RuntimeStructs") is not null)
             return "native redirects on Mono are not wired into the engine yet";

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Runtime.InteropServices;
 
@@ -28,9 +29,9 @@ internal abstract class PlatformMemory
 
     private static PlatformMemory Create()
     {
-        if (OperatingSystem.IsWindows())
+        if (Host.IsWindows)
             return new WindowsMemory();
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        if (Host.IsLinux || Host.IsMacOS || Host.IsFreeBSD)
             return new PosixMemory();
         throw new PlatformNotSupportedException($"Hybrid has no memory layer for {RuntimeInformation.OSDescription}.");
     }

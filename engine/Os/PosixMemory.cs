@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -8,20 +9,20 @@ using System.Runtime.InteropServices;
 namespace Hybrid.Os;
 
 /// <summary>Linux, macOS and the BSDs: mmap/mprotect from libc; protections read from /proc/self/maps on Linux.</summary>
-internal sealed unsafe partial class PosixMemory : PlatformMemory
+internal sealed unsafe class PosixMemory : PlatformMemory
 {
     private const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-    private static readonly int MapPrivateAnonymous = OperatingSystem.IsLinux() ? 0x02 | 0x20 : 0x02 | 0x1000;
+    private static readonly int MapPrivateAnonymous = Host.IsLinux ? 0x02 | 0x20 : 0x02 | 0x1000;
     private static readonly nint MapFailed = -1;
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint mmap(nint addr, nint length, int prot, int flags, int fd, nint offset);
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint mmap(nint addr, nint length, int prot, int flags, int fd, nint offset);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(nint addr, nint length);
+    [DllImport("libc", SetLastError = true)]
+    private static extern int munmap(nint addr, nint length);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int mprotect(nint addr, nint length, int prot);
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mprotect(nint addr, nint length, int prot);
 
     private static int ToProt(PageAccess access) =>
         ((access & PageAccess.Read) != 0 ? PROT_READ : 0) |
@@ -33,7 +34,7 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
         // The runtime reserves large ranges around its code, so "just try an address nearby" mostly lands in a
         // reservation and the kernel answers with some far-away address instead. On Linux the free gaps are read from
         // /proc/self/maps and the one closest to the code is mapped exactly.
-        if (OperatingSystem.IsLinux())
+        if (Host.IsLinux)
         {
             foreach (long candidate in FreeGapsNearest((long)near, (long)size, maxDistance))
             {
@@ -77,8 +78,8 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
         {
             int dash = line.IndexOf('-');
             int space = line.IndexOf(' ');
-            mapped.Add((long.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                        long.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+            mapped.Add((long.Parse(line.Substring(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                        long.Parse(line.Substring(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
         }
         mapped.Sort();
         var candidates = new List<(long Distance, long Start)>();
@@ -111,21 +112,21 @@ internal sealed unsafe partial class PosixMemory : PlatformMemory
             error = 0;
             return true;
         }
-        error = Marshal.GetLastPInvokeError();
+        error = Marshal.GetLastWin32Error();
         return false;
     }
 
     public override PageAccess Query(nint address)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!Host.IsLinux)
             return PageAccess.ReadExecute; // macOS has no /proc; code pages the engine touches are r-x there.
         ulong target = (ulong)address;
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             int dash = line.IndexOf('-');
             int space = line.IndexOf(' ');
-            ulong lo = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            ulong hi = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            ulong lo = ulong.Parse(line.Substring(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            ulong hi = ulong.Parse(line.Substring(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             if (target < lo || target >= hi)
                 continue;
             var perms = line.AsSpan(space + 1, 4);

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Hybrid.Os;
 
 /// <summary>Windows: VirtualAlloc/VirtualProtect/VirtualQuery. Not exercised by CI (no Windows machine); kept small and literal.</summary>
-internal sealed unsafe partial class WindowsMemory : PlatformMemory
+internal sealed unsafe class WindowsMemory : PlatformMemory
 {
     private const uint MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000;
     private const uint PAGE_NOACCESS = 0x01, PAGE_READONLY = 0x02, PAGE_READWRITE = 0x04, PAGE_EXECUTE = 0x10,
@@ -20,15 +20,15 @@ internal sealed unsafe partial class WindowsMemory : PlatformMemory
         public uint State, Protect, Type;
     }
 
-    [LibraryImport("kernel32", SetLastError = true)]
-    private static partial nint VirtualAlloc(nint address, nint size, uint type, uint protect);
+    [DllImport("kernel32", SetLastError = true)]
+    private static extern nint VirtualAlloc(nint address, nint size, uint type, uint protect);
 
-    [LibraryImport("kernel32", SetLastError = true)]
+    [DllImport("kernel32", SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool VirtualProtect(nint address, nint size, uint protect, out uint old);
+    private static extern bool VirtualProtect(nint address, nint size, uint protect, out uint old);
 
-    [LibraryImport("kernel32", SetLastError = true)]
-    private static partial nint VirtualQuery(nint address, out MemoryBasicInformation info, nint length);
+    [DllImport("kernel32", SetLastError = true)]
+    private static extern nint VirtualQuery(nint address, out MemoryBasicInformation info, nint length);
 
     public WindowsMemory() => PageSize = Environment.SystemPageSize;
 
@@ -68,7 +68,7 @@ internal sealed unsafe partial class WindowsMemory : PlatformMemory
             error = 0;
             return true;
         }
-        error = Marshal.GetLastPInvokeError();
+        error = Marshal.GetLastWin32Error();
         return false;
     }
 

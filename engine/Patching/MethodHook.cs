@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using Hybrid.Compat;
 using Hybrid.CoreClr;
 using Hybrid.Os;
 
@@ -87,7 +88,7 @@ internal sealed unsafe class MethodHook : RedirectSite
         if (Filtered)
             WriteTable();
         else
-            Volatile.Write(ref *(nint*)(DataPage + HookDataLayout.CellOffset), _live[^1].NativeTarget);
+            Host.VolatileWrite(ref *(nint*)(DataPage + HookDataLayout.CellOffset), _live[_live.Count - 1].NativeTarget);
 
         if (!Installed)
         {
@@ -122,16 +123,17 @@ internal sealed unsafe class MethodHook : RedirectSite
             nint key = entries[2 * i];
             if (wanted.TryGetValue(key, out var target))
             {
-                Volatile.Write(ref entries[2 * i + 1], target);
+                Host.VolatileWrite(ref entries[2 * i + 1], target);
                 placed.Add(key);
             }
             else if (key != 1)
             {
-                Volatile.Write(ref entries[2 * i], 1);
+                Host.VolatileWrite(ref entries[2 * i], 1);
             }
         }
-        foreach (var (key, target) in wanted)
+        foreach (var pair in wanted)
         {
+            var (key, target) = (pair.Key, pair.Value);
             if (placed.Contains(key))
                 continue;
             int slot = 0;
@@ -139,8 +141,8 @@ internal sealed unsafe class MethodHook : RedirectSite
                 slot++;
             if (slot >= capacity)
                 throw new NotSupportedException($"More than {capacity} instantiations of one shared generic method are redirected at once.");
-            Volatile.Write(ref entries[2 * slot + 1], target);
-            Volatile.Write(ref entries[2 * slot], key);
+            Host.VolatileWrite(ref entries[2 * slot + 1], target);
+            Host.VolatileWrite(ref entries[2 * slot], key);
         }
     }
 
@@ -148,7 +150,7 @@ internal sealed unsafe class MethodHook : RedirectSite
     {
         var entries = (nint*)(DataPage + HookDataLayout.TableOffset);
         for (int i = 0; entries[2 * i] != 0; i++)
-            Volatile.Write(ref entries[2 * i], 1);
+            Host.VolatileWrite(ref entries[2 * i], 1);
     }
 
     public IEnumerable<Redirection> Live => _live.ToArray();

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection.Emit;
@@ -18,7 +19,7 @@ internal static class AbiFacts
         if (type == typeof(void) || type.IsByRef || type.IsPointer || !type.IsValueType || type.IsPrimitive || type.IsEnum)
             return false;
         int size = SizeOf(type);
-        return OperatingSystem.IsWindows() ? size is not (1 or 2 or 4 or 8) : size > 16;
+        return Host.IsWindows ? size is not (1 or 2 or 4 or 8) : size > 16;
     }
 
     /// <summary>The managed size (IL <c>sizeof</c>), which works for every value type including ref structs.</summary>

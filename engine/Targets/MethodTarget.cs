@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Linq;
@@ -88,7 +89,7 @@ internal sealed class MethodTarget
             var type = DeclaringType;
             if (type.IsGenericType)
                 type = type.GetGenericTypeDefinition().MakeGenericType(type.GetGenericArguments().Select(Canonical).ToArray());
-            var member = (MethodBase)type.GetMemberWithSameMetadataDefinitionAs(Method);
+            var member = (MethodBase)Host.SameDefinitionIn(type, Method);
             if (Method.IsGenericMethod)
                 member = ((MethodInfo)member).GetGenericMethodDefinition().MakeGenericMethod(Method.GetGenericArguments().Select(Canonical).ToArray());
             return member;
@@ -97,7 +98,7 @@ internal sealed class MethodTarget
 
     public static MethodTarget Analyze(MethodBase method, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(method, parameterName);
+        Host.ThrowIfNull(method, parameterName);
         string name = Describe(method);
         if (method.DeclaringType is null)
             throw new ArgumentException($"{name} is a global or dynamic method; Hybrid redirects methods declared in a type. Fix: redirect the method that calls it.", parameterName);

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Linq;
@@ -32,7 +33,7 @@ internal sealed class Replacement
     /// <summary>Checks a static replacement method against the original (both strategies); returns its description.</summary>
     public static string Validate(MethodTarget target, MethodInfo replacement, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        Host.ThrowIfNull(replacement, parameterName);
         string original = MethodTarget.Describe(target.Method);
         if (!replacement.IsStatic)
             throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} must be a static method (the instance, if any, comes as its first parameter). Fix: make it static, or pass a delegate for a lambda with captured state.", parameterName);
@@ -47,7 +48,7 @@ internal sealed class Replacement
     /// <summary>Checks a delegate replacement against the original (both strategies); returns its description.</summary>
     public static string Validate(MethodTarget target, Delegate replacement, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(replacement, parameterName);
+        Host.ThrowIfNull(replacement, parameterName);
         var invoke = replacement.GetType().GetMethod("Invoke")!;
         string description = $"delegate {MethodTarget.TypeName(replacement.GetType())} ({MethodTarget.Describe(replacement.Method)})";
         CheckShape(target, invoke.GetParameters().Select(p => p.ParameterType).ToArray(), invoke.ReturnType, description, parameterName);

@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
+#if NET
 using System.Runtime.Loader;
+#endif
 
 namespace Hybrid.Woven;
 
@@ -42,7 +44,7 @@ internal static class CallSiteGuards
         var arguments = (method.DeclaringType!.IsGenericType ? method.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
             .Concat(method.IsGenericMethod ? method.GetGenericArguments() : Type.EmptyTypes).ToArray();
 
-        foreach (var assembly in AssemblyLoadContext.All.SelectMany(c => c.Assemblies).Distinct())
+        foreach (var assembly in LoadedAssemblies())
         {
             if (!Guards(assembly).TryGetValue(key, out var guards))
                 continue;
@@ -69,7 +71,7 @@ internal static class CallSiteGuards
             return definition;
         try
         {
-            return (MethodBase)declaring.GetGenericTypeDefinition().GetMemberWithSameMetadataDefinitionAs(definition);
+            return (MethodBase)Compat.Host.SameDefinitionIn(declaring.GetGenericTypeDefinition(), definition);
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException)
         {
@@ -116,10 +118,20 @@ internal static class CallSiteGuards
         t.IsPointer ? Canonical(t.GetElementType()!) + "*" :
         t.IsArray ? Canonical(t.GetElementType()!) + "[" + new string(',', t.GetArrayRank() - 1) + "]" :
         t.IsGenericParameter ? (t.DeclaringMethod is not null ? "!!" : "!") + t.GenericParameterPosition :
+#if NET
         t.IsFunctionPointer ? "fnptr" :
+#endif
         t.IsGenericType ? Name(t.GetGenericTypeDefinition()) + "<" + string.Join(",", t.GetGenericArguments().Select(Canonical)) + ">" :
         Name(t);
 
     private static string Name(Type t) =>
         t.IsNested ? Name(t.DeclaringType!) + "+" + t.Name : string.IsNullOrEmpty(t.Namespace) ? t.Name : t.Namespace + "." + t.Name;
+
+    // Every load context on .NET (plugins and collectible contexts included); one AppDomain on Mono and .NET Framework.
+    private static IEnumerable<Assembly> LoadedAssemblies() =>
+#if NET
+        AssemblyLoadContext.All.SelectMany(c => c.Assemblies).Distinct();
+#else
+        AppDomain.CurrentDomain.GetAssemblies();
+#endif
 }

@@ -119,7 +119,7 @@ internal sealed class ILGuards : RedirectSite
 
     private void Refresh()
     {
-        var top = _live.Count == 0 ? null : _live[^1];
+        var top = _live.Count == 0 ? null : _live[_live.Count - 1];
         if (_methodSlot is not null)
             _methodSlot.SetValue(null, top?.HandlerFor(_methodSlot.FieldType));
         foreach (var slot in _callSiteSlots)

@@ -1,3 +1,4 @@
+using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
@@ -31,7 +32,7 @@ internal static class X64HookBuilder
     public const int TrampolineOffset = 256;
 
     /// <summary>Integer argument registers in order, for the ABI this process uses.</summary>
-    public static readonly AssemblerRegister64[] ArgumentRegisters = OperatingSystem.IsWindows()
+    public static readonly AssemblerRegister64[] ArgumentRegisters = Host.IsWindows
         ? new[] { rcx, rdx, r8, r9 }
         : new[] { rdi, rsi, rdx, rcx, r8, r9 };
 
@@ -114,7 +115,7 @@ internal static class X64HookBuilder
             throw new InvalidOperationException("dispatch stub larger than its slot");
 
         var relocated = new List<Instruction>(covered);
-        ulong resume = covered[^1].NextIP;
+        ulong resume = covered[covered.Count - 1].NextIP;
         relocated.Add(Instruction.CreateBranch(Code.Jmp_rel32_64, resume));
         var trampolineBytes = X64Encoding.Encode(trampoline, relocated, out var offsets);
         var fixups = new (nint, nint)[covered.Count - 1];
