@@ -326,6 +326,120 @@ internal static class Arm64Instructions
             throw new ArgumentOutOfRangeException(nameof(r), $"Register number {r} is not 0..31.");
         return (uint)r;
     }
+
+    // ---------------------------------------------------------------- relocation (used by Arm64Relocator)
+    // Decoders for every PC-relative class of the A64 base encoding tables (DDI 0487 C4.1), and the encoders the
+    // relocator needs to rebuild them elsewhere. Offsets are returned in bytes, already scaled.
+
+    /// <summary>CBZ/CBNZ Wt|Xt, label (C4.1 "Compare and branch (immediate)"). Reach: ±1 MiB, word-aligned.</summary>
+    public static uint CompareBranch(bool nonZero, bool is64, int rt, ulong from, ulong to)
+    {
+        long delta = unchecked((long)(to - from));
+        CheckScaled(delta, 19, 4, nonZero ? "CBNZ" : "CBZ");
+        return (is64 ? 0x80000000u : 0u) | (nonZero ? 0x35000000u : 0x34000000u) | (((uint)(delta >> 2) & 0x7FFFFu) << 5) | Reg(rt);
+    }
+
+    /// <summary>Recognises CBZ/CBNZ (sf 011010 op imm19 Rt) and returns its byte offset.</summary>
+    public static bool IsCompareBranch(uint word, out bool nonZero, out bool is64, out int rt, out long offset)
+    {
+        nonZero = (word & 0x01000000u) != 0;
+        is64 = (word & 0x80000000u) != 0;
+        rt = (int)(word & 31);
+        offset = SignExtend((word >> 5) & 0x7FFFFu, 19) << 2;
+        return (word & 0x7E000000u) == 0x34000000u;
+    }
+
+    /// <summary>Recognises TBZ/TBNZ (b5 011011 op b40 imm14 Rt) and returns the tested bit and byte offset.</summary>
+    public static bool IsTestBit(uint word, out bool nonZero, out int rt, out int bit, out long offset)
+    {
+        nonZero = (word & 0x01000000u) != 0;
+        rt = (int)(word & 31);
+        bit = (int)(((word >> 26) & 0x20u) | ((word >> 19) & 31u));
+        offset = SignExtend((word >> 5) & 0x3FFFu, 14) << 2;
+        return (word & 0x7E000000u) == 0x36000000u;
+    }
+
+    /// <summary>BC.cond (FEAT_HBC): B.cond with bit 4 set, a hint that the branch is consistent; same reach.</summary>
+    public static uint BcCond(int cond, ulong from, ulong to) => BCond(cond, from, to) | 0x10u;
+
+    /// <summary>Recognises B.cond and BC.cond (01010100 imm19 o0 cond); <paramref name="consistent"/> is o0 (BC).</summary>
+    public static bool IsConditionalBranch(uint word, out int cond, out bool consistent, out long offset)
+    {
+        cond = (int)(word & 15);
+        consistent = (word & 0x10u) != 0;
+        offset = SignExtend((word >> 5) & 0x7FFFFu, 19) << 2;
+        return (word & 0xFF000000u) == 0x54000000u;
+    }
+
+    /// <summary>
+    /// FEAT_CMPBR (Armv9.6) CB&lt;cc&gt;, CBB&lt;cc&gt;, CBH&lt;cc&gt;: compare-and-branch with an imm9 PC offset, in the
+    /// block (bits 30:25 = 111010) that the branch group listed as unallocated before that extension.
+    /// </summary>
+    public static bool IsCompareAndBranchExtended(uint word) => (word & 0x7E000000u) == 0x74000000u;
+
+    /// <summary>LDR Wt|Xt|St|Dt|Qt, LDRSW Xt, PRFM prfop (literal). Reach: ±1 MiB, word-aligned.</summary>
+    public static uint LoadLiteral(Arm64LiteralLoad kind, int rt, ulong from, ulong literal)
+    {
+        if (kind == Arm64LiteralLoad.Unallocated || (uint)kind > 7)
+            throw new ArgumentOutOfRangeException(nameof(kind));
+        long delta = unchecked((long)(literal - from));
+        CheckScaled(delta, 19, 4, "LDR (literal)");
+        uint k = (uint)kind;
+        return ((k >> 1) << 30) | ((k & 1) << 26) | 0x18000000u | (((uint)(delta >> 2) & 0x7FFFFu) << 5) | Reg(rt);
+    }
+
+    /// <summary>
+    /// Recognises the whole "Load register (literal)" class (xx011x00 imm19 Rt) and returns the literal's address.
+    /// <paramref name="kind"/> is opc:V, so <see cref="Arm64LiteralLoad.Unallocated"/> (opc=11, V=1) is reported too.
+    /// </summary>
+    public static bool IsLoadLiteral(uint word, ulong address, out Arm64LiteralLoad kind, out int rt, out ulong literal)
+    {
+        kind = (Arm64LiteralLoad)(((word >> 30) << 1) | ((word >> 26) & 1));
+        rt = (int)(word & 31);
+        literal = unchecked(address + (ulong)(SignExtend((word >> 5) & 0x7FFFFu, 19) << 2));
+        return (word & 0x3B000000u) == 0x18000000u;
+    }
+
+    /// <summary>
+    /// The unsigned-offset form with offset 0 of the same access: LDR Wt|Xt|St|Dt|Qt, LDRSW Xt or PRFM prfop, [Xn]
+    /// (C4.1 "Load/store register (unsigned immediate)"). <paramref name="rn"/> 31 would be SP, so it is refused.
+    /// </summary>
+    public static uint LoadBase(Arm64LiteralLoad kind, int rt, int rn)
+    {
+        if (rn == 31)
+            throw new ArgumentOutOfRangeException(nameof(rn), "Register 31 as a load base is SP, not a materialised address.");
+        uint opcode = kind switch
+        {
+            Arm64LiteralLoad.LdrW => 0xB9400000u,
+            Arm64LiteralLoad.LdrX => 0xF9400000u,
+            Arm64LiteralLoad.Ldrsw => 0xB9800000u,
+            Arm64LiteralLoad.Prfm => 0xF9800000u,
+            Arm64LiteralLoad.LdrS => 0xBD400000u,
+            Arm64LiteralLoad.LdrD => 0xFD400000u,
+            Arm64LiteralLoad.LdrQ => 0x3DC00000u,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        return opcode | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    /// <summary>
+    /// MOVZ Xd for the lowest non-zero halfword, then MOVK for each other non-zero halfword (1..4 words; a zero value
+    /// is one MOVZ #0). MOVK keeps the other bits and MOVZ clears them, so skipping zero halfwords is exact.
+    /// </summary>
+    public static uint[] MoveImmediate64(int rd, ulong value)
+    {
+        var words = new System.Collections.Generic.List<uint>(4);
+        for (int hw = 0; hw < 4; hw++)
+        {
+            ushort part = (ushort)(value >> (16 * hw));
+            if (part == 0)
+                continue;
+            words.Add(MovWide(words.Count == 0 ? Arm64MoveKind.MovZ : Arm64MoveKind.MovK, rd, part, hw));
+        }
+        if (words.Count == 0)
+            words.Add(MovWide(Arm64MoveKind.MovZ, rd, 0, 0));
+        return words.ToArray();
+    }
 }
 
 internal enum Arm64MoveKind
