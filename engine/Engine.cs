@@ -103,7 +103,8 @@ public static class Engine
                 return new RedirectPlan(original, false, RedirectStrategy.NativeJump,
                     woven || forced == RedirectStrategy.NativeJump ? $"{name} cannot be redirected with a native jump: {nativeRefusal}" : NotWovenMessage(target, nativeRefusal), Array.Empty<string>());
             return new RedirectPlan(original, true, RedirectStrategy.NativeJump,
-                $"{name} will be redirected with a native jump at the entry of its compiled body; tier-up of the method is held while the redirect lives." +
+                $"{name} will be redirected with a native jump at the entry of its compiled body; " +
+                (Host.IsMono ? "Mono compiles a method once, so the jump stays in the code that runs." : "tier-up of the method is held while the redirect lives.") +
                 (woven ? " (It is also woven: the IL guard is the fallback if the platform refuses the write.)" : ""), NativeWarnings(target));
         }
     }
@@ -194,7 +195,7 @@ public static class Engine
             warnings.Add(target.Context == GenericContext.ThisMethodTable
                 ? $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the object's exact type, so it applies to instances whose runtime type is exactly {MethodTarget.TypeName(target.DeclaringType)}; instances of subclasses and other instantiations run the original."
                 : $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the hidden instantiation argument, so only this instantiation is redirected; the others run the original.");
-        var freeze = TieringFreeze.UnavailableReason;
+        var freeze = Host.IsCoreClr ? TieringFreeze.UnavailableReason : null;
         if (freeze is not null)
             warnings.Add($"Tier-up cannot be held ({freeze}): if the runtime recompiles {name} after the redirect, the new code will not be redirected.");
         return warnings;

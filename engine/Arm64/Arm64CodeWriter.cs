@@ -239,6 +239,16 @@ internal sealed unsafe class Arm64CodeWriter
         }
     }
 
+    /// <summary>
+    /// Replaces the aligned instruction word at <paramref name="address"/> (expected to be <paramref name="expectedOld"/>)
+    /// with one 32-bit store and flushes it: how the engine installs and removes its entry B.
+    /// </summary>
+    public void ReplaceWord(ulong address, uint expectedOld, uint newWord)
+    {
+        lock (s_gate)
+            StoreHead(address, expectedOld, newWord);
+    }
+
     /// <summary>Copies code into memory no thread executes yet (a new bridge or island) and flushes it.</summary>
     public void WriteCode(ulong address, byte[] code)
     {

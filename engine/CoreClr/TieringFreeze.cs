@@ -53,6 +53,8 @@ internal static unsafe class TieringFreeze
 
     public static bool Hold(nint methodDesc)
     {
+        if (methodDesc == 0)
+            return false; // Mono: no tiering, nothing to hold
         lock (s_gate)
         {
             if (!EnsureInstalled())
@@ -76,6 +78,8 @@ internal static unsafe class TieringFreeze
 
     public static void Release(nint methodDesc)
     {
+        if (methodDesc == 0)
+            return;
         lock (s_gate)
         {
             if (s_table == null)

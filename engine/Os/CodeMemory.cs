@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Hybrid.Arm64;
 using System.Threading;
 
 namespace Hybrid.Os;
@@ -109,6 +111,56 @@ internal static unsafe class CodeMemory
         }
     }
 
+    private static void Store(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
+    {
+        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+            StoreArm64(address, bytes);
+        else
+            StoreX64(address, bytes, entryWordLast);
+    }
+
+    /// <summary>
+    /// Every instruction-cache maintenance the engine performed on arm64 (address, length), in order — tests prove
+    /// with it that each code write was followed by a flush, which an emulator's always-coherent caches cannot show.
+    /// Null on other CPUs.
+    /// </summary>
+    public static CountingInstructionCacheFlusher? Arm64Flushes => s_arm64.Value?.Flusher;
+
+    private sealed class Arm64Writer
+    {
+        public Arm64Writer()
+        {
+            Flusher = new CountingInstructionCacheFlusher(Arm64InstructionCache.CreateForCurrentProcess());
+            // CodeMemory has already made the page writable (or found it so) when the writer runs.
+            Writer = new Arm64CodeWriter(Flusher, WritableCodeMemory.Instance);
+        }
+
+        public CountingInstructionCacheFlusher Flusher { get; }
+        public Arm64CodeWriter Writer { get; }
+    }
+
+    private static readonly Lazy<Arm64Writer?> s_arm64 = new(() => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? new Arm64Writer() : null);
+
+    /// <summary>
+    /// arm64: the engine only ever changes one aligned instruction word in a method (its entry B, see
+    /// <see cref="Arm64HookBuilder"/>), with one 32-bit store followed by the Arm ARM's cache maintenance.
+    /// </summary>
+    private static void StoreArm64(nint address, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != 4 || (address & 3) != 0)
+            throw new InvalidOperationException($"arm64 code writes change one aligned instruction word; got {bytes.Length} byte(s) at 0x{address:x}.");
+        uint old = unchecked((uint)Volatile.Read(ref Unsafe.AsRef<int>((void*)address)));
+        uint word = (uint)(bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24);
+        s_arm64.Value!.Writer.ReplaceWord((ulong)address, old, word);
+    }
+
+    /// <summary>
+    /// Makes code that the engine wrote into a fresh page (a stub, a trampoline) visible to instruction fetch. On arm64
+    /// that is DC CVAU / DSB / IC IVAU / DSB / ISB over the range (Arm ARM B2.4.4, "Cache maintenance requirements for
+    /// self-modifying code"); x64 keeps instruction fetch coherent with stores (Intel SDM vol. 3, 11.6), so nothing.
+    /// </summary>
+    public static void FlushNewCode(nint address, int length) => s_arm64.Value?.Flusher.Flush(address, length);
+
     /// <summary>
     /// Stores the bytes one aligned 8-byte word at a time, each with a single locked write, so a thread fetching a word
     /// sees all of its old or all of its new bytes. Which word goes first matters when a patch spans two words:
@@ -116,7 +168,7 @@ internal static unsafe class CodeMemory
     /// restoring writes it last (the tail is only the int3 padding behind the jump until the entry word, holding the
     /// start of the original code, comes back in one store).
     /// </summary>
-    private static void Store(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
+    private static void StoreX64(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
         nint first = address & ~(nint)7;
         nint last = (address + bytes.Length - 1) & ~(nint)7;

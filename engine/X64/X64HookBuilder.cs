@@ -8,20 +8,6 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Hybrid.X64;
 
-/// <summary>What the x64 hook of one compiled body is made of.</summary>
-internal sealed class X64HookCode
-{
-    public required byte[] EntryPatch { get; init; }
-    public required byte[] StubPage { get; init; }
-    public required nint Trampoline { get; init; }
-
-    /// <summary>
-    /// For each instruction boundary inside the overwritten bytes (other than the entry), the address of the same
-    /// instruction in the trampoline: a thread stopped there while the jump is written is moved to the trampoline.
-    /// </summary>
-    public required (nint From, nint To)[] InteriorFixups { get; init; }
-}
-
 /// <summary>
 /// Builds, for one compiled body: the dispatch stub (which reads its target from a data cell so that switching
 /// redirects never rewrites code), the trampoline that runs the original (the overwritten instructions, relocated by
@@ -70,7 +56,7 @@ internal static class X64HookBuilder
     /// <paramref name="filter"/>: for shared generic code, the register (or <c>[this]</c>) holding the instantiation
     /// key; the stub looks the key up in the data page's table and runs the original when it is not there.
     /// </summary>
-    public static X64HookCode Build(nint body, List<Instruction> covered, nint codePage, nint dataPage, int pageSize,
+    public static HookCode Build(nint body, List<Instruction> covered, nint codePage, nint dataPage, int pageSize,
         bool swapThisAndReturnBuffer, StubFilter? filter)
     {
         ulong stub = (ulong)codePage;
@@ -134,7 +120,7 @@ internal static class X64HookBuilder
         var patch = new byte[length];
         patch.AsSpan().Fill(0xCC); // leftover bytes of partly overwritten instructions are never executed; int3 makes that visible
         jump.CopyTo(patch, 0);
-        return new X64HookCode { EntryPatch = patch, StubPage = page, Trampoline = (nint)trampoline, InteriorFixups = fixups };
+        return new HookCode { EntryPatch = patch, StubPage = page, Trampoline = (nint)trampoline, InteriorFixups = fixups };
     }
 
     private static byte[] Assemble(Assembler asm, ulong ip)
@@ -145,5 +131,3 @@ internal static class X64HookBuilder
     }
 }
 
-/// <summary>How a dispatch stub finds the instantiation key of shared generic code.</summary>
-internal readonly record struct StubFilter(bool ThisMethodTable, int ArgumentIndex);

@@ -157,6 +157,96 @@ public class Arm64ExecutionTests
         }
     }
 
+    // ------------------------------------------------------------------ the engine's whole arm64 hook
+
+    private const ulong StubPage = Entry + 0x200_0000; // 32 MiB from the body: within B range, as the engine allocates it
+    private const ulong DataPage = StubPage + 0x1000;
+    private const ulong Replacement = 0x0000_3F12_3456_7000UL; // far: reached through the data cell, not a branch
+
+    /// <summary>The first word the harness's <c>target</c> function starts with (movz x9, #lo), as the engine would read it.</summary>
+    private static uint FirstWordOfHarnessFunction(ulong magic) => 0xD2800000u | ((uint)(magic & 0xFFFF) << 5) | 9;
+
+    private static void InstallHook(Script script, Hybrid.Patching.HookCode code, byte[] data)
+    {
+        script.Map(StubPage, 0x1000);
+        script.Write(StubPage, code.StubPage);
+        script.Protect(StubPage, 0x1000, "rx");
+        script.FlushWith(StubPage, 0x1000);
+        script.Map(DataPage, 0x1000);
+        script.Write(DataPage, data);
+        script.Patch(Entry, code.EntryPatch);
+    }
+
+    [Test]
+    public void Hook_sends_the_body_to_the_cell_target_and_the_trampoline_runs_the_original()
+    {
+        var code = Arm64HookBuilder.Build(unchecked((nint)Entry), FirstWordOfHarnessFunction(OriginalMagic), unchecked((nint)StubPage), unchecked((nint)DataPage), 0x1000, null);
+        Assert.That(code.EntryPatch, Has.Length.EqualTo(4), "one instruction at the entry");
+        Assert.That(code.InteriorFixups, Is.Empty);
+        var data = new byte[16];
+        Arm64Instructions.WriteUInt64(data, Hybrid.Patching.HookDataLayout.CellOffset, Replacement);
+        foreach (var cpu in CpuModels)
+        {
+            var script = new Script();
+            script.InstallFlushRoutine();
+            script.Function(Entry, OriginalMagic);
+            script.Function(Replacement, TargetMagic);
+            InstallHook(script, code, data);
+            script.Call(Entry, Arg, Arg ^ TargetMagic);                      // body -> B stub -> LDR x16, cell -> replacement
+            script.Call((ulong)code.Trampoline, Arg, Arg ^ OriginalMagic);   // relocated movz, then B back to body+4
+            script.Patch(Entry, Arm64Instructions.ToBytes(new[] { FirstWordOfHarnessFunction(OriginalMagic) })); // dispose
+            script.Call(Entry, Arg, Arg ^ OriginalMagic);
+            script.Run(cpu);
+        }
+    }
+
+    [Test]
+    public void Shared_generic_filter_dispatches_on_the_key_register_and_falls_back_to_the_original()
+    {
+        // Hidden-argument filter on x0 (a static generic method: the context is the first argument). The harness's
+        // functions return x0 ^ magic, so the key doubles as the argument.
+        const ulong Wanted = 0x7777_0000, Other = 0x8888_0000, Removed = 0x9999_0000;
+        var code = Arm64HookBuilder.Build(unchecked((nint)Entry), FirstWordOfHarnessFunction(OriginalMagic), unchecked((nint)StubPage), unchecked((nint)DataPage), 0x1000, new Hybrid.Patching.StubFilter(false, 0));
+        var data = new byte[0x1000];
+        int t = Hybrid.Patching.HookDataLayout.TableOffset;
+        Arm64Instructions.WriteUInt64(data, t, 1);                 // a removed pair (key 1: never a MethodDesc) is skipped
+        Arm64Instructions.WriteUInt64(data, t + 8, Removed);
+        Arm64Instructions.WriteUInt64(data, t + 16, Wanted);
+        Arm64Instructions.WriteUInt64(data, t + 24, Replacement);
+        // key 0 ends the table
+        var script = new Script();
+        script.InstallFlushRoutine();
+        script.Function(Entry, OriginalMagic);
+        script.Function(Replacement, TargetMagic);
+        InstallHook(script, code, data);
+        script.Call(Entry, Wanted, Wanted ^ TargetMagic);
+        script.Call(Entry, Other, Other ^ OriginalMagic);
+        script.Run(CpuModels[0]);
+    }
+
+    [Test]
+    public void This_method_table_filter_reads_the_key_from_the_object()
+    {
+        const ulong ObjectPage = 0x0000_0060_0000_0000, Wanted = 0x0000_0000_ABCD_0000, Other = 0x0000_0000_DCBA_0000;
+        var code = Arm64HookBuilder.Build(unchecked((nint)Entry), FirstWordOfHarnessFunction(OriginalMagic), unchecked((nint)StubPage), unchecked((nint)DataPage), 0x1000, new Hybrid.Patching.StubFilter(true, 0));
+        var data = new byte[0x1000];
+        Arm64Instructions.WriteUInt64(data, Hybrid.Patching.HookDataLayout.TableOffset, Wanted);
+        Arm64Instructions.WriteUInt64(data, Hybrid.Patching.HookDataLayout.TableOffset + 8, Replacement);
+        var objects = new byte[16];
+        Arm64Instructions.WriteUInt64(objects, 0, Wanted);    // object at ObjectPage: its MethodTable is the wanted key
+        Arm64Instructions.WriteUInt64(objects, 8, Other);     // object at ObjectPage + 8: another instantiation
+        var script = new Script();
+        script.InstallFlushRoutine();
+        script.Function(Entry, OriginalMagic);
+        script.Function(Replacement, TargetMagic);
+        InstallHook(script, code, data);
+        script.Map(ObjectPage, 0x1000);
+        script.Write(ObjectPage, objects);
+        script.Call(Entry, ObjectPage, ObjectPage ^ TargetMagic);
+        script.Call(Entry, ObjectPage + 8, (ObjectPage + 8) ^ OriginalMagic);
+        script.Run(CpuModels[0]);
+    }
+
     /// <summary>Builds the harness once per source revision (cached under the test project's obj/).</summary>
     private static string Harness()
     {
