@@ -624,24 +624,6 @@ public class Arm64RelocatorExecutionTests
         }
     }
 
-    /// <summary>Builds the harness exactly as <see cref="Arm64ExecutionTests"/> does (same cache directory).</summary>
-    private static string Harness()
-    {
-        string gcc = Arm64Tools.Require(Arm64Tools.Gcc);
-        string source = Path.Combine(Arm64Tools.RepoRoot, "tests", "arm64", "harness.c");
-        string text = File.ReadAllText(source);
-        string dir = Path.Combine(Arm64Tools.RepoRoot, "tests", "Hybrid.Engine.Tests", "obj", "arm64-harness", Arm64Tools.Sha256(text));
-        string exe = Path.Combine(dir, "harness");
-        if (File.Exists(exe))
-            return exe;
-        Directory.CreateDirectory(dir);
-        string tmp = exe + "." + Guid.NewGuid().ToString("N");
-        var r = Arm64Tools.Run(gcc, new[] { "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, source }, timeoutMs: 120_000);
-        Assert.That(r.ExitCode, Is.EqualTo(0), "building the arm64 harness failed:\n" + r.StdErr);
-        File.Move(tmp, exe, overwrite: true);
-        return exe;
-    }
-
     private sealed class Script
     {
         private readonly StringBuilder _text = new();
@@ -680,7 +662,7 @@ public class Arm64RelocatorExecutionTests
             // qemu keeps the instruction and data sides coherent, so no cache maintenance is needed between the writes
             // and the calls here; Arm64ExecutionTests covers the engine's maintenance routine.
             string qemu = Arm64Tools.Require(Arm64Tools.Qemu);
-            string harness = Harness();
+            string harness = Arm64Tools.Harness();
             var (code, stdout, stderr) = Arm64Tools.Run(qemu, new[] { harness }, _text.ToString(), env: new Dictionary<string, string> { ["QEMU_CPU"] = cpu });
             var output = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
             string transcript = $"cpu {cpu}, exit {code}\n--- script\n{_text}--- output\n{stdout}--- stderr\n{stderr}";

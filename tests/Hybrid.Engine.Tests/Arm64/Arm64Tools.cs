@@ -39,7 +39,13 @@ internal static class Arm64Tools
         return null!; // unreachable: Assert.Ignore throws
     }
 
-    public static string? Find(string tool)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> s_found = new();
+
+    // Looked up once per tool: hundreds of tests ask for objdump/qemu, and the lookup also keeps
+    // Environment.GetEnvironmentVariable hot, which TargetKindTests redirects under load once saw the original run).
+    public static string? Find(string tool) => s_found.GetOrAdd(tool, Search);
+
+    private static string? Search(string tool)
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
         {
@@ -92,6 +98,24 @@ internal static class Arm64Tools
         }
         p.WaitForExit();
         return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Builds the harness once per source revision (tests/arm64/harness.c, static, for qemu-aarch64-static; cached under the test project's obj/).</summary>
+    public static string Harness()
+    {
+        string gcc = Require(Gcc);
+        string source = Path.Combine(RepoRoot, "tests", "arm64", "harness.c");
+        string text = File.ReadAllText(source);
+        string dir = Path.Combine(RepoRoot, "tests", "Hybrid.Engine.Tests", "obj", "arm64-harness", Sha256(text));
+        string exe = Path.Combine(dir, "harness");
+        if (File.Exists(exe))
+            return exe;
+        Directory.CreateDirectory(dir);
+        string tmp = exe + "." + Guid.NewGuid().ToString("N");
+        var r = Run(gcc, new[] { "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, source }, timeoutMs: 120_000);
+        Assert.That(r.ExitCode, Is.EqualTo(0), "building the arm64 harness failed:\n" + r.StdErr);
+        File.Move(tmp, exe, overwrite: true);
+        return exe;
     }
 
     public static string TempFile(string extension)
