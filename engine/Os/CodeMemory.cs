@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Hybrid.Arm64;
+using Hybrid.Compat;
 using System.Threading;
 
 namespace Hybrid.Os;
@@ -131,8 +132,13 @@ internal static unsafe class CodeMemory
         public Arm64Writer()
         {
             Flusher = new CountingInstructionCacheFlusher(Arm64InstructionCache.CreateForCurrentProcess());
-            // CodeMemory has already made the page writable (or found it so) when the writer runs.
-            Writer = new Arm64CodeWriter(Flusher, WritableCodeMemory.Instance);
+            // CodeMemory has already made the page writable (or found it so) when the writer runs — except for macOS
+            // MAP_JIT memory, which is rwx in the page tables but writable only for a thread that turned its JIT write
+            // protection off (pthread_jit_write_protect_np(0)); the toggle is harmless for other pages.
+            IArm64CodeMemory memory = Host.IsMacOS && Arm64Native.pthread_jit_write_protect_supported_np() != 0
+                ? new MacJitCodeMemory()
+                : WritableCodeMemory.Instance;
+            Writer = new Arm64CodeWriter(Flusher, memory);
         }
 
         public CountingInstructionCacheFlusher Flusher { get; }

@@ -41,8 +41,9 @@ internal static class Arm64Tools
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> s_found = new();
 
-    // Looked up once per tool: hundreds of tests ask for objdump/qemu, and the lookup also keeps
-    // Environment.GetEnvironmentVariable hot, which TargetKindTests redirects under load once saw the original run).
+    // Looked up once per tool: hundreds of tests ask for objdump/qemu, and each lookup made
+    // Environment.GetEnvironmentVariable hotter; TargetKindTests redirects that method, and under load it once saw the
+    // original run (not root-caused; see docs/arm64.md, "Not done / open").
     public static string? Find(string tool) => s_found.GetOrAdd(tool, Search);
 
     private static string? Search(string tool)
