@@ -58,7 +58,7 @@ internal static class Arm64HookBuilder
             words.Add(f.ThisMethodTable ? LdrImm64(Ip1, f.ArgumentIndex, 0) : AddImm(Ip1, f.ArgumentIndex, 0)); // key: [x0] (MethodTable) or xN
             words.Add(Adr(Ip0, Here(), table));
             ulong loop = Here();
-            words.Add(LdrPostIndex(X9, Ip0, 16));       // x9 = key of the next (key, target) pair
+            words.Add(LdrPostIndex64(X9, Ip0, 16));       // x9 = key of the next (key, target) pair
             int exit = words.Count;
             words.Add(0);                               // cbz x9, miss (patched below)
             words.Add(CmpReg(X9, Ip1));
@@ -66,7 +66,7 @@ internal static class Arm64HookBuilder
             // The writer stores a pair's target before its key (release); this barrier keeps the target load after the
             // key load, which arm64 would otherwise be free to reorder (B2.3, load-load ordering is not guaranteed).
             words.Add(DmbIshLd);
-            words.Add(LdurNegative(Ip0, Ip0, 8));       // x16 = target of the matching pair
+            words.Add(Ldur64(Ip0, Ip0, -8));       // x16 = target of the matching pair
             words.Add(Br(Ip0));
             ulong miss = Here();
             words.Add(B(miss, trampoline));
@@ -104,10 +104,4 @@ internal static class Arm64HookBuilder
 
     /// <summary>The body's first instruction word.</summary>
     public static uint ReadFirstWord(nint body) => unchecked((uint)Marshal.ReadInt32(body));
-
-    // LDR Xt, [Xn], #imm9 (post-index), C6.2.132.
-    private static uint LdrPostIndex(int rt, int rn, int imm9) => 0xF8400400u | (((uint)imm9 & 0x1FFu) << 12) | ((uint)rn << 5) | (uint)rt;
-
-    // LDUR Xt, [Xn, #-bytes], C6.2.218.
-    private static uint LdurNegative(int rt, int rn, int bytes) => 0xF8400000u | (((uint)-bytes & 0x1FFu) << 12) | ((uint)rn << 5) | (uint)rt;
 }

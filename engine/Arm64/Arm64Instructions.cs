@@ -257,6 +257,22 @@ internal static class Arm64Instructions
         return 0xF8000400u | (((uint)imm9 & 0x1FFu) << 12) | (Reg(rn) << 5) | Reg(rt);
     }
 
+    /// <summary>LDR Xt, [Xn], #imm9 (post-index): the dispatch stub's table walk.</summary>
+    public static uint LdrPostIndex64(int rt, int rn, int imm9)
+    {
+        if (imm9 < -256 || imm9 > 255)
+            throw new ArgumentOutOfRangeException(nameof(imm9));
+        return 0xF8400400u | (((uint)imm9 & 0x1FFu) << 12) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    /// <summary>LDUR Xt, [Xn, #imm9] (unscaled signed offset).</summary>
+    public static uint Ldur64(int rt, int rn, int imm9)
+    {
+        if (imm9 < -256 || imm9 > 255)
+            throw new ArgumentOutOfRangeException(nameof(imm9));
+        return 0xF8400000u | (((uint)imm9 & 0x1FFu) << 12) | (Reg(rn) << 5) | Reg(rt);
+    }
+
     public static uint LdrhImm(int rt, int rn, uint byteOffset) => 0x79400000u | ((byteOffset / 2) << 10) | (Reg(rn) << 5) | Reg(rt);
 
     public static uint StrhImm(int rt, int rn, uint byteOffset) => 0x79000000u | ((byteOffset / 2) << 10) | (Reg(rn) << 5) | Reg(rt);

@@ -56,7 +56,7 @@ internal static class CodeLocator
             nint first = (nint)address, last = (nint)address + buffer.Length - 1;
             if ((memory.Query(first) & PageAccess.Read) == 0 || (memory.PageStart(first) != memory.PageStart(last) && (memory.Query(last) & PageAccess.Read) == 0))
                 return false;
-            System.Runtime.InteropServices.Marshal.Copy(first, buffer, 0, buffer.Length);
+            Marshal.Copy(first, buffer, 0, buffer.Length);
             return true;
         }
     }

@@ -309,13 +309,7 @@ public class Arm64ExecutionTests
 
         public List<string> Run(string cpu)
         {
-            string qemu = Arm64Tools.Require(Arm64Tools.Qemu);
-            string harness = Arm64Tools.Harness();
-            var (code, stdout, stderr) = Arm64Tools.Run(qemu, new[] { harness }, _text.ToString(), env: new Dictionary<string, string> { ["QEMU_CPU"] = cpu });
-            var output = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
-            string transcript = $"cpu {cpu}, exit {code}\n--- script\n{_text}--- output\n{stdout}--- stderr\n{stderr}";
-            Assert.That(code, Is.EqualTo(0), transcript);
-            Assert.That(output.Count, Is.EqualTo(_lines), transcript);
+            var (output, transcript) = Arm64Tools.RunHarness(_text.ToString(), cpu, _lines);
             foreach (var (index, expected) in _expectations)
                 Assert.That(output[index], Is.EqualTo(expected), $"line {index}\n" + transcript);
             return output;

@@ -661,13 +661,7 @@ public class Arm64RelocatorExecutionTests
         {
             // qemu keeps the instruction and data sides coherent, so no cache maintenance is needed between the writes
             // and the calls here; Arm64ExecutionTests covers the engine's maintenance routine.
-            string qemu = Arm64Tools.Require(Arm64Tools.Qemu);
-            string harness = Arm64Tools.Harness();
-            var (code, stdout, stderr) = Arm64Tools.Run(qemu, new[] { harness }, _text.ToString(), env: new Dictionary<string, string> { ["QEMU_CPU"] = cpu });
-            var output = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
-            string transcript = $"cpu {cpu}, exit {code}\n--- script\n{_text}--- output\n{stdout}--- stderr\n{stderr}";
-            Assert.That(code, Is.EqualTo(0), transcript);
-            Assert.That(output.Count, Is.EqualTo(_lines), transcript);
+            var (output, _) = Arm64Tools.RunHarness(_text.ToString(), cpu, _lines);
             return output;
         }
     }

@@ -119,6 +119,21 @@ internal static class Arm64Tools
         return exe;
     }
 
+    /// <summary>
+    /// Runs a harness script under qemu with <paramref name="cpu"/>; asserts a clean exit and one output line per
+    /// expected line, and returns the output with a transcript for assertion messages.
+    /// </summary>
+    public static (List<string> Output, string Transcript) RunHarness(string script, string cpu, int expectedLines)
+    {
+        string qemu = Require(Qemu);
+        var (code, stdout, stderr) = Run(qemu, new[] { Harness() }, script, env: new Dictionary<string, string> { ["QEMU_CPU"] = cpu });
+        var output = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        string transcript = $"cpu {cpu}, exit {code}\n--- script\n{script}--- output\n{stdout}--- stderr\n{stderr}";
+        Assert.That(code, Is.EqualTo(0), transcript);
+        Assert.That(output.Count, Is.EqualTo(expectedLines), transcript);
+        return (output, transcript);
+    }
+
     public static string TempFile(string extension)
     {
         string dir = Path.Combine(Path.GetTempPath(), "hybrid-arm64-tests");
