@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# .ci/differential.sh — differential lane: redirect every method of Mono.Cecil and Iced at once (pass-through
+# replacements that count the call and run the original through GetOriginal), run the libraries' deterministic
+# workloads unredirected, redirected and after disposing every redirect, and require identical digests.
+#
+# Builds tests/Hybrid.Differential in Release and runs it in one process. Always ends with one line
+#   differential: N passed, N failed
+# also when the process crashes (then: "differential: P passed, F failed" with the crash counted as a failure, and
+# the last progress line says how far redirecting got; rerun with --trace to see the method, or --bisect to narrow a
+# crash or a mismatch down to the responsible methods). Exit code 0 only if every check passed.
+#
+# Usage: .ci/differential.sh [lane arguments]      e.g. --report /tmp/refusals.tsv, --only <regex>, --bisect
+#   Arguments go to the program (see `dotnet tests/Hybrid.Differential/bin/Release/net10.0/Hybrid.Differential.dll --help`).
+#   HYBRID_DIFFERENTIAL_TIMEOUT  seconds before a hung run is killed (default 1200)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+config=Release
+dll=tests/Hybrid.Differential/bin/$config/net10.0/Hybrid.Differential.dll
+dotnet build tests/Hybrid.Differential/Hybrid.Differential.csproj -c "$config" -nologo -v q
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+rc=0
+timeout "${HYBRID_DIFFERENTIAL_TIMEOUT:-1200}" dotnet "$dll" "$@" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+
+if ! grep -qE '^differential: [0-9]+ passed, [0-9]+ failed$' "$log"; then
+  # The process died before its summary (a crash in patched code takes the whole process): report it as a failure.
+  ((rc != 0)) || rc=1
+  what="crashed (exit $rc)"; ((rc == 124)) && what="timed out"
+  echo "differential: the lane $what before its summary; rerun with --trace to see the method being redirected, or with --bisect to narrow it down" >&2
+  echo "differential: 0 passed, 1 failed"
+fi
+exit "$rc"

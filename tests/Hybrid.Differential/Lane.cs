@@ -1,0 +1,271 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using System.Threading;
+
+namespace Hybrid.Differential;
+
+/// <summary>A redirect the engine refused, or a pass-through that could not be completed, at one stage.</summary>
+internal sealed record Refusal(Candidate Candidate, string Stage, Exception Error)
+{
+    /// <summary>What refusals are grouped by: the stage, the exception type and the start of the message with the
+    /// method's own name folded away (every engine message starts with it, which would make every group unique).</summary>
+    public string Reason
+    {
+        get
+        {
+            string message = Error.Message.Replace('\n', ' ').Replace('\r', ' ')
+                .Replace(Candidate.Name, "<method>", StringComparison.Ordinal)
+                .Replace(MethodCatalog.TypeName(Candidate.Method.DeclaringType!), "<type>", StringComparison.Ordinal);
+            message = s_hex.Replace(message, "0x…");
+            message = s_number.Replace(message, "#");
+            if (message.Length > 80)
+                message = message[..80] + "…";
+            return $"{Stage}: {Error.GetType().Name}: {message}";
+        }
+    }
+
+    private static readonly Regex s_hex = new("0x[0-9A-Fa-f]+", RegexOptions.CultureInvariant);
+    private static readonly Regex s_number = new(@"(?<![\w.])\d{2,}(?![\w])", RegexOptions.CultureInvariant);
+}
+
+/// <summary>One live redirect with its pass-through state.</summary>
+internal sealed record Live(Candidate Candidate, Redirection Redirection, PassThrough State);
+
+/// <summary>The four phases in one process: baseline, redirect everything, run redirected, dispose and run again.</summary>
+internal sealed class Lane
+{
+    private readonly Options _options;
+    private readonly TextWriter _out = Console.Out;
+    private readonly List<(string Name, bool Ok, string Detail)> _checks = new();
+    private readonly List<(string Phase, TimeSpan Elapsed)> _phases = new();
+    private readonly List<Refusal> _refusals = new();
+    private readonly List<Live> _live = new();
+    private readonly List<string> _disposeFailures = new();
+    private MethodCatalog _catalog = null!;
+    private List<WorkloadCase> _cases = null!;
+    private List<(string Digest, TimeSpan Elapsed)> _baseline = null!;
+    private PassThroughFactory _factory = null!;
+    private long _callsWhileRedirected;
+    private int _calledMethods;
+    private long _earlyCalls;
+
+    public Lane(Options options) => _options = options;
+
+    public int Run()
+    {
+        var total = Stopwatch.StartNew();
+        string? crash = null;
+        try
+        {
+            Phase("catalog", () => _catalog = MethodCatalog.Build(_options));
+            if (_options.List)
+            {
+                foreach (var c in _catalog.Candidates)
+                    _out.WriteLine($"{c.Key}  {c.Name}");
+                return 0;
+            }
+            _out.WriteLine($"differential: {_catalog.Candidates.Count} methods to redirect in {string.Join(", ", _catalog.Assemblies.Select(a => a.GetName().Name))}" +
+                $" ({_catalog.Skipped.Count} skipped, {_catalog.FilteredOut} filtered out by --only/--skip/--set)");
+            _cases = WorkloadSet.Create(_catalog.Assemblies, _out);
+            Phase("1 baseline (unredirected)", () =>
+            {
+                // Run twice: the first run pays for JIT compilation, and two equal runs prove the workloads are
+                // deterministic in-process, so a later mismatch cannot be noise.
+                var warmUp = WorkloadSet.Run(_cases, _out, "warm-up");
+                _baseline = WorkloadSet.Run(_cases, _out, "baseline");
+                bool deterministic = warmUp.Select(r => r.Digest).SequenceEqual(_baseline.Select(r => r.Digest));
+                _checks.Add(("baseline: two unredirected runs agree", deterministic, deterministic ? "" : "the workloads are not deterministic; later comparisons mean nothing"));
+            });
+            Phase("2 redirect every method", RedirectAll);
+            Phase("3 workloads redirected", () =>
+            {
+                var redirected = WorkloadSet.Run(_cases, _out, "redirected");
+                Compare("redirected", redirected);
+                _callsWhileRedirected = _live.Sum(l => Interlocked.Read(ref l.State.Calls));
+                _calledMethods = _live.Count(l => Interlocked.Read(ref l.State.Calls) > 0);
+            });
+            if (!_options.Child)
+                _checks.Add(("pass-through calls while redirected > 0", _callsWhileRedirected > 0, $"{_callsWhileRedirected} calls into {_calledMethods} distinct methods"));
+            Phase("4 dispose every redirect", DisposeAll);
+            Phase("5 workloads after dispose", () => Compare("after dispose", WorkloadSet.Run(_cases, _out, "after dispose")));
+        }
+        catch (Exception e)
+        {
+            crash = e.ToString();
+            _out.WriteLine($"differential: the lane itself failed: {e}");
+        }
+        bool disposed = _disposeFailures.Count == 0;
+        _checks.Add(("nothing crashed (every phase completed, every Dispose returned)", crash is null && disposed,
+            crash is not null ? "lane exception: " + crash.Split('\n')[0] : disposed ? "" : $"{_disposeFailures.Count} Dispose calls threw, e.g. {_disposeFailures[0]}"));
+        WriteReport();
+        Summary(total.Elapsed);
+        int failed = _checks.Count(c => !c.Ok);
+        return failed == 0 ? 0 : 1;
+    }
+
+    private void Phase(string name, Action action)
+    {
+        _out.WriteLine($"== phase {name}");
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            action();
+        }
+        finally
+        {
+            _phases.Add((name, watch.Elapsed));
+            _out.WriteLine($"== phase {name}: {watch.Elapsed.TotalSeconds:F1} s");
+        }
+    }
+
+    private void RedirectAll()
+    {
+        _factory = new PassThroughFactory();
+        var watch = Stopwatch.StartNew();
+        int done = 0;
+        foreach (var candidate in _catalog.Candidates)
+        {
+            if (_options.Trace)
+                _out.WriteLine($"  redirect {done + 1}: {candidate.Key} {candidate.Name}");
+            Redirect(candidate);
+            if (++done % _options.Progress == 0 || done == _catalog.Candidates.Count)
+            {
+                _out.WriteLine($"  redirecting: {done}/{_catalog.Candidates.Count}, {_live.Count} live, {_refusals.Count} refused, {watch.Elapsed.TotalSeconds:F1} s (last: {candidate.Name})");
+                _out.Flush();
+            }
+        }
+        _earlyCalls = _live.Sum(l => l.State.EarlyCalls);
+    }
+
+    private void Redirect(Candidate candidate)
+    {
+        Type delegateType;
+        Delegate passThrough;
+        var state = new PassThrough(candidate.Name);
+        try
+        {
+            var (returnType, parameters) = PassThroughFactory.ShapeOf(candidate.Method);
+            delegateType = _factory.DelegateTypeFor(returnType, parameters);
+            passThrough = PassThroughFactory.Create(delegateType, state);
+        }
+        catch (Exception e)
+        {
+            // The lane's own limitation (a signature Reflection.Emit cannot express), kept apart from the engine's refusals.
+            _refusals.Add(new Refusal(candidate, "lane: build pass-through", e));
+            return;
+        }
+        Redirection redirection;
+        try
+        {
+            redirection = Engine.Redirect(candidate.Method, passThrough);
+        }
+        catch (Exception e)
+        {
+            _refusals.Add(new Refusal(candidate, "Redirect", e));
+            return;
+        }
+        try
+        {
+            state.Original = PassThroughFactory.GetOriginal(redirection, delegateType);
+        }
+        catch (Exception e)
+        {
+            _refusals.Add(new Refusal(candidate, "GetOriginal", e));
+            // Left live, every call of the method would fail: there is no other way to reach its body.
+            try
+            {
+                redirection.Dispose();
+            }
+            catch (Exception d)
+            {
+                _disposeFailures.Add($"{candidate.Name}: {d.GetType().Name}: {d.Message}");
+            }
+            return;
+        }
+        _live.Add(new Live(candidate, redirection, state));
+    }
+
+    private void DisposeAll()
+    {
+        // Newest first, the order a `using` nest would give.
+        for (int i = _live.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                _live[i].Redirection.Dispose();
+            }
+            catch (Exception e)
+            {
+                _disposeFailures.Add($"{_live[i].Candidate.Name}: {e.GetType().Name}: {e.Message}");
+            }
+        }
+        _out.WriteLine($"  disposed {_live.Count} redirects, {_disposeFailures.Count} threw");
+    }
+
+    private void Compare(string phase, List<(string Digest, TimeSpan Elapsed)> results)
+    {
+        for (int i = 0; i < _cases.Count; i++)
+        {
+            bool same = results[i].Digest == _baseline[i].Digest;
+            string detail = same
+                ? $"{results[i].Elapsed.TotalSeconds:F2} s (baseline {_baseline[i].Elapsed.TotalSeconds:F2} s)"
+                : $"MISMATCH: expected {WorkloadSet.Shorten(_baseline[i].Digest)}, got {results[i].Digest}";
+            _checks.Add(($"{phase}: {_cases[i].Name}", same, detail));
+        }
+    }
+
+    private void WriteReport()
+    {
+        if (_options.ReportPath is null)
+            return;
+        using var writer = new StreamWriter(_options.ReportPath);
+        writer.WriteLine("# stage\tmethod\treason group\tfull message");
+        foreach (var r in _refusals)
+            writer.WriteLine($"{r.Stage}\t{r.Candidate.Name}\t{r.Reason}\t{r.Error.GetType().FullName}: {r.Error.Message.Replace('\n', ' ').Replace('\r', ' ')}");
+        foreach (var s in _catalog?.Skipped ?? new List<Skipped>())
+            writer.WriteLine($"skip\t{s.Name}\t{s.Reason}\t");
+        _out.WriteLine($"differential: report written to {_options.ReportPath}");
+    }
+
+    private void Summary(TimeSpan total)
+    {
+        var o = _out;
+        o.WriteLine();
+        o.WriteLine("==================== differential summary ====================");
+        if (_catalog is not null)
+        {
+            int considered = _catalog.Candidates.Count + _catalog.Skipped.Count + _catalog.FilteredOut;
+            o.WriteLine($"methods considered:   {considered} in {string.Join(", ", _catalog.Assemblies.Select(a => a.GetName().Name))}");
+            o.WriteLine($"  skipped:            {_catalog.Skipped.Count}");
+            foreach (var g in _catalog.Skipped.GroupBy(s => s.Reason).OrderByDescending(g => g.Count()))
+                o.WriteLine($"    {g.Count(),6}  {g.Key}");
+            if (_catalog.FilteredOut > 0)
+                o.WriteLine($"  filtered out:       {_catalog.FilteredOut} (--only/--skip/--set)");
+            o.WriteLine($"  attempted:          {_catalog.Candidates.Count}");
+            o.WriteLine($"  redirected:         {_live.Count}" + (_factory is null ? "" : $" ({_factory.DelegateTypeCount} distinct delegate shapes emitted)"));
+            o.WriteLine($"  refused:            {_refusals.Count}");
+            foreach (var g in _refusals.GroupBy(r => r.Reason).OrderByDescending(g => g.Count()))
+            {
+                o.WriteLine($"    {g.Count(),6}  {g.Key}");
+                foreach (var r in g.Take(3))
+                    o.WriteLine($"              e.g. {r.Candidate.Name}");
+            }
+        }
+        o.WriteLine($"pass-through calls:   {_callsWhileRedirected} while redirected, into {_calledMethods} distinct methods; {_earlyCalls} re-entrant calls before GetOriginal returned");
+        foreach (var l in _live.OrderByDescending(l => l.State.Calls).Take(5).Where(l => l.State.Calls > 0))
+            o.WriteLine($"    {l.State.Calls,10}  {l.Candidate.Name}");
+        o.WriteLine("wall time:");
+        foreach (var (phase, elapsed) in _phases)
+            o.WriteLine($"  {elapsed.TotalSeconds,8:F1} s  {phase}");
+        o.WriteLine($"  {total.TotalSeconds,8:F1} s  total");
+        o.WriteLine("checks:");
+        foreach (var (name, ok, detail) in _checks)
+            o.WriteLine($"  {(ok ? "PASS" : "FAIL")}  {name}{(detail.Length > 0 ? ": " + detail : "")}");
+        o.WriteLine($"differential: {_checks.Count(c => c.Ok)} passed, {_checks.Count(c => !c.Ok)} failed");
+        o.Flush();
+    }
+}
