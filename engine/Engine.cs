@@ -149,9 +149,17 @@ public static class Engine
         var native = replacement is MethodInfo method
             ? Replacement.ForMethod(target, method, parameterName)
             : Replacement.ForDelegate(target, (Delegate)replacement, parameterName);
-        var hook = HookRegistry.For(target);
+        var hook = HookRegistry.For(target, out var undo);
         var redirection = Redirection.Native(target, hook, native);
-        hook.Add(redirection);
+        try
+        {
+            hook.Add(redirection);
+        }
+        catch
+        {
+            undo(); // a refused attempt leaves nothing behind: no hook, no pages, no flags
+            throw;
+        }
         return redirection;
     }
 

@@ -44,8 +44,11 @@ internal static unsafe class CallSiteProbe
         il.Emit(OpCodes.Ret);
 
         nint code = CodeLocator.Follow(target, Replacement.EntryPointOf(probe));
+        bool keyed = target.Context == GenericContext.HiddenArgument;
         ulong key = (ulong)target.ContextKey;
         bool keyLoaded = false;
+        nint found = 0;
+        var constants = new System.Collections.Generic.Dictionary<Register, ulong>();
         // Decode one instruction at a time and stop at the first return: the bytes after the probe's code may not be mapped.
         for (nint at = code; at < code + 4096;)
         {
@@ -53,22 +56,39 @@ internal static unsafe class CallSiteProbe
             at += ins.Length;
             if (ins.IsInvalid)
                 break;
-            if (ins.Code == Code.Mov_r64_imm64 && ins.Immediate64 == key)
-                keyLoaded = true;
-            else if (keyLoaded && ins.Mnemonic == Mnemonic.Call)
+            if (ins.Code == Code.Mov_r64_imm64)
             {
-                GC.KeepAlive(probe);
+                constants[ins.Op0Register] = ins.Immediate64;
+                keyLoaded |= ins.Immediate64 == key;
+            }
+            else if (ins.Mnemonic == Mnemonic.Call && (keyLoaded || !keyed))
+            {
+                // The call through the method's indirection cell: `call [rip+cell]`, `call [reg]` after
+                // `mov reg, cell` (a vtable slot of a virtual method), or `call rel32` to its precode. Keyed probes
+                // take the call after the key load; the others the last call, the probe's only real one.
+                nint entry = 0;
                 if (ins.Op0Kind == OpKind.Memory && ins.IsIPRelativeMemoryOperand)
-                    return *(nint*)X64Decoding.RipTarget(ins);
-                if (ins.Op0Kind is OpKind.NearBranch64)
-                    return (nint)ins.NearBranchTarget;
-                break;
+                    entry = *(nint*)X64Decoding.RipTarget(ins);
+                else if (ins.Op0Kind == OpKind.Memory && ins.MemoryIndex == Register.None && constants.TryGetValue(ins.MemoryBase, out var cell))
+                    entry = *(nint*)(nint)(cell + ins.MemoryDisplacement64);
+                else if (ins.Op0Kind is OpKind.NearBranch64)
+                    entry = (nint)ins.NearBranchTarget;
+                if (keyed)
+                {
+                    found = entry;
+                    break;
+                }
+                if (entry != 0)
+                    found = entry;
             }
             if (ins.FlowControl == Iced.Intel.FlowControl.Return)
                 break;
         }
+        GC.KeepAlive(probe);
+        if (found != 0)
+            return found;
         throw new NotSupportedException(
-            $"{MethodTarget.Describe(method)} runs shared generic code, and Hybrid could not find the call a caller makes to it " +
+            $"{MethodTarget.Describe(method)}{(target.Context == GenericContext.HiddenArgument ? " runs shared generic code, and" : ":")} Hybrid could not find the call a caller makes to it " +
             "(the JIT may have inlined it into the probe). Fix: mark it [MethodImpl(MethodImplOptions.NoInlining)] or weave it.");
     }
 }

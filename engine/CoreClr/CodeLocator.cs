@@ -28,7 +28,7 @@ internal static class CodeLocator
         }
         if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
             return FollowArm64(target, StartAddress(target));
-        return Follow(target, StartAddress(target), isHookedBody);
+        return Locate(target, isHookedBody).Body;
     }
 
     /// <summary>
@@ -69,21 +69,57 @@ internal static class CodeLocator
             : target.CodeOwner.MethodHandle.GetFunctionPointer();
 
     /// <summary>Follows precodes, call-counting stubs and jump stubs from <paramref name="at"/> to the compiled body.</summary>
-    public static nint Follow(MethodTarget target, nint at, Func<nint, bool>? isHookedBody = null)
+    public static nint Follow(MethodTarget target, nint at, Func<nint, bool>? isHookedBody = null) =>
+        Walk(target, at, isHookedBody, probeWhenUncompiled: false).Body;
+
+    /// <summary>
+    /// The compiled body of <paramref name="target"/> and the MethodDesc its code is compiled under (what the JIT sees
+    /// as <c>CORINFO_METHOD_INFO.ftn</c>), which differs from the reflected method's for a struct's virtual methods
+    /// (reflection hands out the unboxing stub's MethodDesc).
+    /// </summary>
+    public static LocatedCode Locate(MethodTarget target, Func<nint, bool>? isHookedBody = null)
     {
+        if (Host.IsMono || RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+            return new LocatedCode(FindBody(target, isHookedBody), CompileKey(target));
+        var located = Walk(target, StartAddress(target), isHookedBody, probeWhenUncompiled: target.Context != GenericContext.HiddenArgument);
+        return located.MethodDesc == 0 ? located with { MethodDesc = CompileKey(target) } : located;
+    }
+
+    private static LocatedCode Walk(MethodTarget target, nint at, Func<nint, bool>? isHookedBody, bool probeWhenUncompiled)
+    {
+        nint methodDesc = 0, unboxedFrom = 0;
         for (int hop = 0; hop < 8; hop++)
         {
             // A body we already hooked starts with our jump; following it would lead into the replacement.
             if (isHookedBody?.Invoke(at) == true)
-                return at;
-            var kind = X64StubMatcher.Classify(at, out var next);
+                return new LocatedCode(at, methodDesc);
+            var kind = X64StubMatcher.Classify(at, out var next, out var stubMethodDesc);
             switch (kind)
             {
                 case X64StubKind.Body:
-                    return at;
+                    return new LocatedCode(at, methodDesc);
+                case X64StubKind.UnboxingStub when unboxedFrom == 0 && target.IsInstance && target.DeclaringType.IsValueType && methodDesc != 0:
+                    // Only where a precode of the reflected (unboxing) MethodDesc led here; a body that happens to
+                    // start with `add rdi,8; jmp` is not a stub, and a second unboxing step never occurs.
+                    unboxedFrom = methodDesc;
+                    at = next;
+                    break;
+                case X64StubKind.UnboxingStub:
+                    return new LocatedCode(at, methodDesc);
+                case X64StubKind.UncompiledFixupPrecode when probeWhenUncompiled:
+                    // A virtual method whose callers go through vtable slots that the runtime backpatches with its
+                    // code (CoreCLR "entry point slot backpatching" for tiered virtual methods): its precode stays on
+                    // the prestub forever. Ask the JIT what a direct caller calls: the slot, whose content is the code.
+                    probeWhenUncompiled = false;
+                    at = CallSiteProbe.EntryCalledFor(target);
+                    break;
                 case X64StubKind.UncompiledFixupPrecode:
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} has no compiled code even after RuntimeHelpers.PrepareMethod; its precode at 0x{at:x} still points at the runtime's prestub.");
                 default:
+                    if (unboxedFrom != 0 && stubMethodDesc == unboxedFrom)
+                        throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: the unboxing stub in front of its code leads back to the same method; this runtime's layout is not one Hybrid knows.");
+                    if (stubMethodDesc != 0)
+                        methodDesc = stubMethodDesc;
                     at = next;
                     break;
             }
@@ -94,3 +130,6 @@ internal static class CodeLocator
     /// <summary>The handle the JIT sees as <c>CORINFO_METHOD_INFO.ftn</c> when it compiles this method's code.</summary>
     public static nint CompileKey(MethodTarget target) => target.CodeOwner.MethodHandle.Value;
 }
+
+/// <summary>A method's compiled body and the MethodDesc the JIT compiles it under.</summary>
+internal readonly record struct LocatedCode(nint Body, nint MethodDesc);

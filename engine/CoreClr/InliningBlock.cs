@@ -21,16 +21,33 @@ internal static unsafe class InliningBlock
 {
     private const ushort NotInline = 0x2000;
 
-    /// <summary>Returns false when a MethodDesc did not look as expected (nothing is written then).</summary>
-    public static bool Apply(MethodTarget target)
+    /// <summary>
+    /// Marks the method (and the MethodDesc its shared code is compiled under) not inlinable. Returns the MethodDescs
+    /// this call changed, so that a redirect that fails afterwards can put them back (<see cref="Undo"/>).
+    /// </summary>
+    public static nint[] Apply(MethodTarget target, nint compiledAs = 0)
     {
-        bool ok = Set(target.Method.MethodHandle.Value);
-        var owner = target.CodeOwner;
-        if (!ReferenceEquals(owner, target.Method))
-            ok &= Set(owner.MethodHandle.Value);
-        return ok;
+        var changed = new System.Collections.Generic.List<nint>(3);
+        foreach (var methodDesc in new nint[] { target.Method.MethodHandle.Value, target.CodeOwner.MethodHandle.Value, compiledAs })
+            if (methodDesc != 0 && !changed.Contains(methodDesc) && Set(methodDesc))
+                changed.Add(methodDesc);
+        return changed.ToArray();
     }
 
+    /// <summary>Clears the flag on MethodDescs that <see cref="Apply"/> set (and reported as changed).</summary>
+    public static void Undo(nint[] changed)
+    {
+        foreach (var methodDesc in changed)
+        {
+            var word = (int*)(methodDesc + 4);
+            int old;
+            do
+                old = Volatile.Read(ref *word);
+            while (Interlocked.CompareExchange(ref *word, old & ~(NotInline << 16), old) != old);
+        }
+    }
+
+    /// <summary>True when this call set the flag; false when it was set already or the MethodDesc did not look as expected (nothing written).</summary>
     private static bool Set(nint methodDesc)
     {
         var word = (int*)(methodDesc + 4); // m_wSlotNumber (low half) and m_wFlags (high half), 4-byte aligned
@@ -42,7 +59,7 @@ internal static unsafe class InliningBlock
             if (classification is not (0 or 5))
                 return false;
             if ((flags & NotInline) != 0)
-                return true;
+                return false;
             int updated = old | (NotInline << 16);
             if (Interlocked.CompareExchange(ref *word, updated, old) == old)
                 return true;

@@ -43,6 +43,15 @@ internal static unsafe class CodeMemory
     /// <summary>Counts writes; tests use it to prove that nothing was written on a refused or failed redirect.</summary>
     public static int WriteCount;
 
+    /// <summary>Tests set this to make the next code writes fail as a W^X refusal would (before anything is changed).</summary>
+    internal static string? SimulatedWriteRefusal { get; set; }
+
+    private static void ThrowIfSimulatedRefusal(nint address)
+    {
+        if (SimulatedWriteRefusal is { } reason)
+            throw new CodeWriteRefusedException($"The operating system refused to make code at 0x{address:x} writable ({reason}).", 13);
+    }
+
     public static void Write(nint address, ReadOnlySpan<byte> bytes) => Write(address, bytes, entryWordLast: false);
 
     /// <summary>Puts back the original bytes of an entry that holds our jump (see <see cref="Store"/> for the order).</summary>
@@ -50,6 +59,7 @@ internal static unsafe class CodeMemory
 
     private static void Write(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
+        ThrowIfSimulatedRefusal(address);
         var memory = PlatformMemory.Current;
         lock (s_gate)
         {
@@ -90,6 +100,7 @@ internal static unsafe class CodeMemory
     /// </summary>
     public static void WriteWithThreadsParked(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
     {
+        ThrowIfSimulatedRefusal(address);
         if (!LinuxX64ThreadFence.IsSupported || LinuxX64ThreadFence.UnavailableReason is not null || fixups.Length == 0)
         {
             Write(address, bytes);

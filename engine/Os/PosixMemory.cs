@@ -29,6 +29,8 @@ internal sealed unsafe class PosixMemory : PlatformMemory
         ((access & PageAccess.Write) != 0 ? PROT_WRITE : 0) |
         ((access & PageAccess.Execute) != 0 ? PROT_EXEC : 0);
 
+    public override void Free(nint address, nint size) => munmap(address, size);
+
     public override nint AllocateNear(nint near, nint size, long maxDistance)
     {
         // The runtime reserves large ranges around its code, so "just try an address nearby" mostly lands in a

@@ -30,6 +30,12 @@ internal sealed unsafe class WindowsMemory : PlatformMemory
     [DllImport("kernel32", SetLastError = true)]
     private static extern nint VirtualQuery(nint address, out MemoryBasicInformation info, nint length);
 
+    [DllImport("kernel32", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool VirtualFree(nint address, nint size, uint type);
+
+    public override void Free(nint address, nint size) => VirtualFree(address, 0, 0x8000 /* MEM_RELEASE */);
+
     public WindowsMemory() => PageSize = Environment.SystemPageSize;
 
     public override nint AllocateNear(nint near, nint size, long maxDistance)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using Hybrid.Arm64;
 using Hybrid.Compat;
@@ -19,43 +20,81 @@ internal static unsafe class HookRegistry
 {
     private static readonly Dictionary<nint, MethodHook> s_byBody = new();
 
-    /// <summary>Caller holds the engine lock.</summary>
-    public static MethodHook For(MethodTarget target)
+    /// <summary>Hooks that exist (tests count them to prove a failed redirect left none behind).</summary>
+    internal static int Count
+    {
+        get
+        {
+            lock (Engine.Gate)
+                return s_byBody.Count;
+        }
+    }
+
+    /// <summary>
+    /// The hook of the body <paramref name="target"/> runs, created if it has none yet. <paramref name="undo"/> puts
+    /// back everything this call changed (a new hook's registration and pages, not-inline flags): the caller runs it
+    /// when the redirect fails after all, so that a refused attempt leaves no trace. Caller holds the engine lock.
+    /// </summary>
+    public static MethodHook For(MethodTarget target, out Action undo)
     {
         var unsupported = Unsupported(target);
         if (unsupported is not null)
             throw new NotSupportedException(Refused(target, unsupported));
 
-        // Compile first (the hold refuses every compilation of the method, the first one included), then hold
-        // tier-up before reading the body, so the body cannot be replaced between finding and patching it. Mono does
-        // not tier and has no MethodDesc flags: there, the body found is the body that stays.
+        // Compile first (the hold refuses every later compilation of the method), then hold tier-up before reading
+        // the body again, so the body cannot be replaced between finding and patching it. Mono does not tier and has
+        // no MethodDesc flags: there, the body found is the body that stays.
         target.Prepare();
-        nint compileKey = 0;
-        if (Host.IsCoreClr)
-        {
-            InliningBlock.Apply(target);
-            compileKey = CodeLocator.CompileKey(target);
-        }
-        bool heldHere = compileKey != 0 && !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
+        nint[] flagged = Array.Empty<nint>();
+        undo = () => InliningBlock.Undo(flagged);
         try
         {
-            nint body = CodeLocator.FindBody(target, s_byBody.ContainsKey);
-            if (s_byBody.TryGetValue(body, out var existing))
+            if (Host.IsCoreClr)
+                flagged = InliningBlock.Apply(target); // before locating: the call-site probe must not inline it
+            var located = CodeLocator.Locate(target, s_byBody.ContainsKey);
+            if (s_byBody.TryGetValue(located.Body, out var existing))
                 return existing;
-            var hook = Create(target, body, compileKey);
-            s_byBody.Add(body, hook);
-            return hook;
+            nint compileKey = Host.IsCoreClr ? located.MethodDesc : 0;
+            if (Host.IsCoreClr)
+                flagged = flagged.Concat(InliningBlock.Apply(target, compileKey)).Distinct().ToArray();
+            bool heldHere = compileKey != 0 && !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
+            try
+            {
+                nint body = heldHere ? CodeLocator.Locate(target, s_byBody.ContainsKey).Body : located.Body;
+                if (s_byBody.TryGetValue(body, out existing))
+                    return existing;
+                var hook = Create(target, body, compileKey);
+                s_byBody.Add(body, hook);
+                var undoFlags = undo;
+                undo = () =>
+                {
+                    if (hook.LiveCount == 0 && !hook.Installed)
+                    {
+                        s_byBody.Remove(hook.Body);
+                        PlatformMemory.Current.Free(hook.CodePage, 2 * PlatformMemory.Current.PageSize);
+                    }
+                    undoFlags();
+                };
+                return hook;
+            }
+            finally
+            {
+                if (heldHere)
+                    TieringFreeze.Release(compileKey); // MethodHook holds it again for as long as its jump is installed
+            }
         }
-        finally
+        catch
         {
-            if (heldHere)
-                TieringFreeze.Release(compileKey); // MethodHook holds it again for as long as its jump is installed
+            undo();
+            undo = static () => { };
+            throw;
         }
     }
 
     /// <summary>
-    /// Why <see cref="For"/> would refuse (a bare reason, for <see cref="Engine.Explain"/> to frame), without its side effects (no pages, no flags, no code written). The method
-    /// is compiled if it never was, because only compiled code can be checked. Caller holds the engine lock.
+    /// Why <see cref="For"/> would refuse (a bare reason, for <see cref="Engine.Explain"/> to frame), without its side
+    /// effects (no pages, no code written, no flags left set). The method is compiled if it never was, because only
+    /// compiled code can be checked. Caller holds the engine lock.
     /// </summary>
     public static string? Check(MethodTarget target)
     {
@@ -63,11 +102,19 @@ internal static unsafe class HookRegistry
         if (unsupported is not null)
             return unsupported;
         target.Prepare();
-        nint body = CodeLocator.FindBody(target, s_byBody.ContainsKey);
-        if (s_byBody.ContainsKey(body) || IsArm64)
-            return null; // arm64 replaces one instruction, which every body has
-        X64HookBuilder.Covered(body, 5, out var refusal);
-        return refusal;
+        var flagged = Host.IsCoreClr ? InliningBlock.Apply(target) : Array.Empty<nint>();
+        try
+        {
+            nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+            if (s_byBody.ContainsKey(body) || IsArm64)
+                return null; // arm64 replaces one instruction, which every body has
+            X64HookBuilder.Covered(body, 5, out var refusal);
+            return refusal;
+        }
+        finally
+        {
+            InliningBlock.Undo(flagged);
+        }
     }
 
     private static bool IsArm64 => RuntimeInformation.ProcessArchitecture == Architecture.Arm64;

@@ -124,6 +124,10 @@ internal sealed class MethodTarget
     public void Prepare()
     {
         var owner = CodeOwner;
+        // CoreCLR 10 creates a method's temporary entry point lazily, and PrepareMethod compiles nothing for a
+        // virtual method that has none yet (MethodDesc::IsPointingToPrestub answers false for a vtable-backpatched
+        // method whose slot is still empty): asking for the entry point first makes it compile, and fill the slots.
+        owner.MethodHandle.GetFunctionPointer();
         var instantiation = (owner.DeclaringType!.IsGenericType ? owner.DeclaringType.GetGenericArguments() : Type.EmptyTypes)
             .Concat(owner.IsGenericMethod ? owner.GetGenericArguments() : Type.EmptyTypes)
             .Select(t => t.TypeHandle).ToArray();

@@ -17,6 +17,12 @@ internal enum X64StubKind
     CallCountingStub,
     /// <summary>A plain jump: <c>jmp rel32</c>, <c>jmp [rip+X]</c> or the runtime's jump stub <c>mov rax,imm64; jmp rax</c>.</summary>
     Jump,
+    /// <summary>
+    /// CoreCLR unboxing stub of a struct's virtual or interface method: <c>add this,8</c> then a jump to the method's
+    /// own entry. Reflection hands out the unboxing-stub MethodDesc for such methods, so its precode leads here;
+    /// patching this stub would redirect only boxed calls, and with <c>this</c> pointing at the box header.
+    /// </summary>
+    UnboxingStub,
 }
 
 /// <summary>
@@ -26,9 +32,14 @@ internal enum X64StubKind
 /// </summary>
 internal static unsafe class X64StubMatcher
 {
-    public static X64StubKind Classify(nint address, out nint next)
+    /// <summary>
+    /// What sits at <paramref name="address"/>; <paramref name="next"/> is where it leads, and for a precode
+    /// <paramref name="methodDesc"/> is the MethodDesc it serves (the key the JIT compiles that code under), else 0.
+    /// </summary>
+    public static X64StubKind Classify(nint address, out nint next, out nint methodDesc)
     {
         next = 0;
+        methodDesc = 0;
         var first = X64Decoding.DecodeOne(address);
         if (first.IsInvalid)
             return X64StubKind.Body;
@@ -38,14 +49,28 @@ internal static unsafe class X64StubMatcher
         {
             next = *(nint*)X64Decoding.RipTarget(first);
             if (second.Code == Code.Mov_r64_rm64 && second.Op0Register == Register.R10 && second.IsIPRelativeMemoryOperand)
+            {
+                methodDesc = *(nint*)X64Decoding.RipTarget(second);
                 return next == address + first.Length ? X64StubKind.UncompiledFixupPrecode : X64StubKind.FixupPrecode;
+            }
             return X64StubKind.Jump;
         }
         if (first.Code == Code.Mov_r64_rm64 && first.Op0Register == Register.R10 && first.IsIPRelativeMemoryOperand
             && second.Code == Code.Jmp_rm64 && second.IsIPRelativeMemoryOperand)
         {
+            methodDesc = *(nint*)X64Decoding.RipTarget(first);
             next = *(nint*)X64Decoding.RipTarget(second);
             return X64StubKind.StubPrecode;
+        }
+        // `this` is the first argument, or the second when a hidden return buffer comes first.
+        if (first.Code is Code.Add_rm64_imm8 or Code.Add_rm64_imm32 && first.Op0Kind == OpKind.Register && first.Immediate32 == 8
+            && (first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[0] || first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[1]))
+        {
+            var jump = Classify(address + first.Length, out next, out _);
+            if (jump == X64StubKind.Jump)
+                return X64StubKind.UnboxingStub;
+            next = 0;
+            return X64StubKind.Body;
         }
         if (first.Code == Code.Mov_r64_rm64 && first.Op0Register == Register.RAX && first.IsIPRelativeMemoryOperand
             && second.Mnemonic == Mnemonic.Dec && second.Op0Kind == OpKind.Memory && second.MemoryBase == Register.RAX)
