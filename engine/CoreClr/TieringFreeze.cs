@@ -29,12 +29,13 @@ namespace Hybrid.CoreClr;
 /// </summary>
 internal static unsafe class TieringFreeze
 {
-    private const int Capacity = 4096;
     private const uint CorJitSkipped = 0x80000004;
     private static readonly object s_gate = new();
 #pragma warning disable CS0649 // assigned only in the net8.0 build
     private static nint* s_table; // [0] = high-water count, [1..count] = held MethodDescs (0 = free)
+    private static nint* s_tableCell; // where the filter reads s_table from: a full table is replaced by a larger copy
 #pragma warning restore CS0649
+    private static long s_capacity = 4096;
     private static bool s_attempted;
     private static string? s_unavailable;
 
@@ -68,12 +69,28 @@ internal static unsafe class TieringFreeze
                     return true;
                 }
             }
-            if (count + 1 >= Capacity)
-                return false;
+            if (count + 1 >= s_capacity)
+                Grow();
             s_table[count + 1] = methodDesc;
             Host.VolatileWrite(ref s_table[0], (nint)(count + 1)); // publish after the entry: x64 stores are seen in order
             return true;
         }
+    }
+
+    /// <summary>
+    /// Publishes a copy of the table twice as large. The old one is never freed: a compilation on another thread may
+    /// be scanning it right now (it then misses only methods held after the switch, which are not yet patched).
+    /// </summary>
+    private static void Grow()
+    {
+        long capacity = s_capacity * 2;
+        var table = (nint*)Marshal.AllocHGlobal((nint)(capacity * sizeof(nint)));
+        new Span<nint>(table, (int)capacity).Clear();
+        for (long i = 0; i <= s_table[0]; i++)
+            table[i] = s_table[i];
+        s_table = table;
+        s_capacity = capacity;
+        Host.VolatileWrite(ref *s_tableCell, (nint)table);
     }
 
     public static void Release(nint methodDesc)
@@ -143,30 +160,52 @@ internal static unsafe class TieringFreeze
         if (jit == 0)
             return "getJit() returned null";
 
-        s_table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(Capacity * sizeof(nint)));
+        s_table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(s_capacity * sizeof(nint)));
+        s_tableCell = (nint*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)sizeof(nint));
+        *s_tableCell = (nint)s_table;
         nint* vtable = *(nint**)jit;
         nint original = vtable[0];
 
         // ftn is at offset 0 of CORINFO_METHOD_INFO, the third argument (after this and ICorJitInfo*).
         var info = Host.IsWindows ? r8 : rdx;
         var asm = new Assembler(64);
-        var loop = asm.CreateLabel();
         var pass = asm.CreateLabel();
         var deny = asm.CreateLabel();
         asm.mov(rax, __qword_ptr[info]);
-        asm.mov(r10, (ulong)s_table);
-        asm.mov(r11, __qword_ptr[r10]);
-        asm.Label(ref loop);
-        asm.test(r11, r11);
-        asm.jz(pass);
-        asm.cmp(rax, __qword_ptr[r10 + r11 * 8]);
-        asm.je(deny);
-        asm.dec(r11);
-        asm.jmp(loop);
+        EmitIsHeld(asm, rax, deny);
         asm.Label(ref pass);
-        asm.mov(rax, (ulong)original);
-        asm.jmp(rax);
+        if (Host.IsLinux)
+        {
+            // Call the JIT rather than jump to it, and decline a result for a method that became held while it was
+            // being compiled: a tier-1 compile already under way when a redirect is installed would otherwise be
+            // published over the hooked body. SysV passes all six compileMethod arguments in registers, so a call
+            // needs no copy of stack arguments; rbx (callee-saved) keeps ftn across it and aligns the stack.
+            var keep = asm.CreateLabel();
+            asm.push(rbx);
+            asm.mov(rbx, __qword_ptr[info]);
+            asm.mov(rax, (ulong)original);
+            asm.call(rax);
+            asm.test(eax, eax);
+            asm.jnz(keep); // CORJIT_OK is 0; anything else goes back as the JIT said it
+            EmitIsHeld(asm, rbx, keep, invert: true);
+            var compiled = asm.CreateLabel();
+            EmitUnlessTieringWorker(asm, compiled);
+            asm.mov(eax, CorJitSkipped);
+            asm.jmp(keep);
+            asm.Label(ref compiled);
+            asm.xor(eax, eax); // CORJIT_OK (the prctl call changed eax)
+            asm.Label(ref keep);
+            asm.pop(rbx);
+            asm.ret();
+        }
+        else
+        {
+            asm.mov(rax, (ulong)original);
+            asm.jmp(rax);
+        }
         asm.Label(ref deny);
+        if (Host.IsLinux)
+            EmitUnlessTieringWorker(asm, pass);
         asm.mov(eax, CorJitSkipped);
         asm.ret();
 
@@ -190,5 +229,80 @@ internal static unsafe class TieringFreeze
         Interlocked.Exchange(ref *(nint*)jit, (nint)copy);
         return null;
 #endif
+    }
+
+    /// <summary>Jumps to <paramref name="target"/> when the MethodDesc in <paramref name="key"/> is in the table (or, inverted, when it is not). Uses r10, r11.</summary>
+    private static void EmitIsHeld(Assembler asm, AssemblerRegister64 key, Label target, bool invert = false)
+    {
+        var loop = asm.CreateLabel();
+        var done = asm.CreateLabel();
+        asm.mov(r10, (ulong)s_tableCell);
+        asm.mov(r10, __qword_ptr[r10]);
+        asm.mov(r11, __qword_ptr[r10]);
+        asm.Label(ref loop);
+        asm.test(r11, r11);
+        asm.jz(invert ? target : done);
+        asm.cmp(key, __qword_ptr[r10 + r11 * 8]);
+        asm.je(invert ? done : target);
+        asm.dec(r11);
+        asm.jmp(loop);
+        asm.Label(ref done);
+        asm.nop(); // the caller's next label may not share an instruction with this one
+    }
+
+    /// <summary>
+    /// Linux: jumps to <paramref name="notWorker"/> unless this thread is CoreCLR's tiering background worker
+    /// (".NET Tiered Compilation Worker", which the kernel keeps as ".NET Tiered Com"). Every tier-up (tier-0 or
+    /// ReadyToRun code replaced by tier-1, or by instrumented code) is compiled there
+    /// (<c>TieredCompilationManager::BackgroundWorkerStart</c>); the other compilations of a held method are
+    /// on-stack-replacement variants, compiled synchronously by the thread that runs a long loop of the original
+    /// (<c>JIT_Patchpoint</c>). Those must go through: the runtime throws InvalidProgramException into that thread
+    /// when its OSR compile fails, and an OSR variant never becomes the method's entry, so it cannot bypass a redirect.
+    /// The name is read with prctl(PR_GET_NAME); all argument registers are kept.
+    /// </summary>
+    private static void EmitUnlessTieringWorker(Assembler asm, Label notWorker)
+    {
+        var differs = asm.CreateLabel();
+        var worker = asm.CreateLabel();
+        asm.push(rdi);
+        asm.push(rsi);
+        asm.push(rcx); // syscall clobbers rcx and r11
+        asm.sub(rsp, 16);
+        asm.mov(edi, 16); // PR_GET_NAME: 16 bytes, NUL-terminated
+        asm.mov(rsi, rsp);
+        asm.mov(eax, 157); // prctl
+        asm.syscall();
+        asm.mov(rax, __qword_ptr[rsp]);
+        asm.mov(r10, NameWord(0));
+        asm.cmp(rax, r10);
+        asm.jne(differs);
+        asm.mov(rax, __qword_ptr[rsp + 8]);
+        asm.mov(r10, NameWord(8));
+        asm.cmp(rax, r10);
+        asm.je(worker);
+        asm.Label(ref differs);
+        asm.add(rsp, 16);
+        asm.pop(rcx);
+        asm.pop(rsi);
+        asm.pop(rdi);
+        asm.jmp(notWorker);
+        asm.Label(ref worker);
+        asm.add(rsp, 16);
+        asm.pop(rcx);
+        asm.pop(rsi);
+        asm.pop(rdi);
+    }
+
+    private const string TieringWorkerName = ".NET Tiered Com"; // 15 characters and the NUL: the kernel's whole comm field
+
+    private static ulong NameWord(int offset)
+    {
+        ulong word = 0;
+        for (int i = 7; i >= 0; i--)
+        {
+            int at = offset + i;
+            word = (word << 8) | (at < TieringWorkerName.Length ? (byte)TieringWorkerName[at] : 0UL);
+        }
+        return word;
     }
 }
