@@ -24,8 +24,9 @@ internal static class X64HookBuilder
 
     /// <summary>
     /// Checks that the first instructions of the body can be replaced by a jump of <paramref name="jumpLength"/>
-    /// bytes: whole instructions only, and none of them may end the method before the jump is complete (a 4-byte
-    /// <c>lea eax,[rdi+1]; ret</c> body is followed by another method's code, which we must never overwrite).
+    /// bytes: whole instructions only, none of them may end the method before the jump is complete (a 4-byte
+    /// <c>lea eax,[rdi+1]; ret</c> body is followed by its unwind information and another method's code, which we must
+    /// never overwrite), and no branch of the method may lead into them (<see cref="X64BranchScan"/>).
     /// </summary>
     public static List<Instruction> Covered(nint body, int jumpLength, out string? refusal)
     {
@@ -47,6 +48,7 @@ internal static class X64HookBuilder
                 return covered;
             }
         }
+        refusal = X64BranchScan.FindBranchInto(body, (nint)covered[covered.Count - 1].NextIP);
         return covered;
     }
 
