@@ -34,7 +34,10 @@ internal static unsafe class LinuxX64ThreadFence
     private const int Generation = 0, Arrived = 8, Departed = 16, Released = 24, Table = 32, Timeout = 40;
     // Fixup tables are published copy-on-write into a ring, so the routine never waits for parked threads to finish
     // reading one (waiting for them to be scheduled again cost ~20 ms a fence with 8 busy threads on 2 cores).
-    private const int TableBytes = 4096, TableRing = 16, MaxPairs = TableBytes / 16 - 1;
+    // A table that outgrows its slot moves to a new, larger ring; the old ring stays mapped, since a thread parked
+    // just before the switch may still be reading it (a few pages, at most doubling each time).
+    private const int TableRing = 16;
+    private static int s_tableBytes = 4096;
     // ucontext_t on x86-64 Linux: uc_flags(8) uc_link(8) uc_stack(24), then mcontext gregs[23]; REG_RIP is gregs[16].
     private const int UcontextRip = 40 + 16 * 8;
     private const int SysFutex = 202, SysMprotect = 10, SysTgkill = 234;
@@ -161,16 +164,31 @@ internal static unsafe class LinuxX64ThreadFence
 
     private static void AddFixups((nint From, nint To)[] fixups)
     {
-        if (s_fixups.Count + fixups.Length > MaxPairs)
-            throw new NotSupportedException($"More than {MaxPairs} instruction boundaries are covered by live redirects.");
+        EnsureTableRoom(s_fixups.Count + fixups.Length);
         s_fixups.AddRange(fixups);
         PublishFixups();
+    }
+
+    private static void EnsureTableRoom(int pairs)
+    {
+        long needed = (1 + 2L * pairs) * sizeof(long);
+        if (needed <= s_tableBytes)
+            return;
+        long bytes = s_tableBytes;
+        while (bytes < needed)
+            bytes *= 2;
+        nint ring = mmap(0, (nint)(bytes * TableRing), 3, 0x22, -1, 0);
+        if (ring == -1)
+            throw new NotSupportedException($"No memory for the thread fence's table of {pairs} covered instruction boundaries (errno {Marshal.GetLastWin32Error()}).");
+        s_tables = (byte*)ring;
+        s_tableBytes = (int)bytes;
+        s_nextTable = 0;
     }
 
     /// <summary>Table layout: count, then (from, to) pairs. Written into the next ring slot, then published.</summary>
     private static void PublishFixups()
     {
-        var table = (long*)(s_tables + (s_nextTable++ % TableRing) * TableBytes);
+        var table = (long*)(s_tables + (long)(s_nextTable++ % TableRing) * s_tableBytes);
         table[0] = s_fixups.Count;
         for (int i = 0; i < s_fixups.Count; i++)
         {
@@ -305,7 +323,7 @@ internal static unsafe class LinuxX64ThreadFence
             return;
         }
         s_state = (byte*)state;
-        s_tables = (byte*)mmap(0, TableBytes * TableRing, 3, 0x22, -1, 0);
+        s_tables = (byte*)mmap(0, s_tableBytes * TableRing, 3, 0x22, -1, 0);
         if ((nint)s_tables == -1)
         {
             s_unavailable = "could not allocate the thread fence's tables";
