@@ -18,6 +18,9 @@ internal sealed class Options
           --report <path>          write every refusal and skip, one per line, to this file
           --list                   print the candidate methods (token and name) and exit
           --progress <n>           progress line every n methods (default 500)
+          --baseline-runs <n>      unredirected runs before redirecting (default 2: the first pays for JIT compilation
+                                   and both must agree; 1 redirects while the libraries' code is still at tier 0,
+                                   with OSR patchpoints, a different state for the engine to patch)
           --trace                  print each method before redirecting it (the last line before a crash names it)
           --bisect                 narrow a crash or a digest mismatch down to the responsible method(s) by
                                    redirecting halves of the candidate list in child processes
@@ -40,6 +43,7 @@ internal sealed class Options
     public bool Trace { get; private set; }
     public int Progress { get; private set; } = 500;
     public int Repeat { get; private set; } = 1;
+    public int BaselineRuns { get; private set; } = 2;
     public TimeSpan ChildTimeout { get; private set; } = TimeSpan.FromSeconds(900);
 
     /// <summary>The arguments a bisect child needs to see the same candidate list as its parent.</summary>
@@ -77,6 +81,10 @@ internal sealed class Options
                 case "--child": options.Child = true; break;
                 case "--trace": options.Trace = true; break;
                 case "--progress": options.Progress = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture)); break;
+                case "--baseline-runs":
+                    options.BaselineRuns = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture));
+                    options.SelectionArguments.AddRange(new[] { "--baseline-runs", options.BaselineRuns.ToString(CultureInfo.InvariantCulture) });
+                    break;
                 case "--repeat": options.Repeat = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture)); break;
                 case "--child-timeout": options.ChildTimeout = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)); break;
                 case "-h" or "--help": throw new HelpRequestedException();
