@@ -34,6 +34,8 @@ internal static unsafe class TieringFreeze
 #pragma warning disable CS0649 // assigned only in the net8.0 build
     private static nint* s_table; // [0] = high-water count, [1..count] = held MethodDescs (0 = free)
     private static nint* s_tableCell; // where the filter reads s_table from: a full table is replaced by a larger copy
+    private static nint* s_recent; // [0] = count, then RecentSize (MethodDesc, code) pairs: tier-ups the filter let through
+    private const int RecentSize = 256;
 #pragma warning restore CS0649
     private static long s_capacity = 4096;
     private static bool s_attempted;
@@ -91,6 +93,27 @@ internal static unsafe class TieringFreeze
         s_table = table;
         s_capacity = capacity;
         Host.VolatileWrite(ref *s_tableCell, (nint)table);
+    }
+
+    /// <summary>
+    /// The code of the newest tier-up of <paramref name="methodDesc"/> that the filter let through (among the last
+    /// 256 of the process), or 0. Once the method is held, no newer one can come.
+    /// </summary>
+    public static nint LastTierUp(nint methodDesc)
+    {
+        lock (s_gate)
+        {
+            if (s_recent == null)
+                return 0;
+            long count = Volatile.Read(ref *(long*)s_recent);
+            for (long n = count - 1; n >= 0 && n >= count - RecentSize; n--)
+            {
+                long slot = n & (RecentSize - 1);
+                if (s_recent[1 + 2 * slot] == methodDesc)
+                    return s_recent[2 + 2 * slot];
+            }
+            return 0;
+        }
     }
 
     public static void Release(nint methodDesc)
@@ -163,6 +186,7 @@ internal static unsafe class TieringFreeze
         s_table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)(s_capacity * sizeof(nint)));
         s_tableCell = (nint*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)sizeof(nint));
         *s_tableCell = (nint)s_table;
+        s_recent = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)((1 + 2 * RecentSize) * sizeof(nint)));
         nint* vtable = *(nint**)jit;
         nint original = vtable[0];
 
@@ -180,21 +204,42 @@ internal static unsafe class TieringFreeze
             // being compiled: a tier-1 compile already under way when a redirect is installed would otherwise be
             // published over the hooked body. SysV passes all six compileMethod arguments in registers, so a call
             // needs no copy of stack arguments; rbx (callee-saved) keeps ftn across it and aligns the stack.
+            //
+            // It also records each tier-up it let through (MethodDesc, code) in a ring: a compile that finished just
+            // before a method was held may not be published yet, and the hook must go where callers will arrive.
+            // rbx keeps ftn and r12 the nativeEntry out-pointer (5th argument, r8) across the call; three slots
+            // keep rsp 16-byte aligned at the call.
             var keep = asm.CreateLabel();
+            var compiled = asm.CreateLabel();
+            var decline = asm.CreateLabel();
             asm.push(rbx);
+            asm.push(r12);
+            asm.sub(rsp, 8);
             asm.mov(rbx, __qword_ptr[info]);
+            asm.mov(r12, r8);
             asm.mov(rax, (ulong)original);
             asm.call(rax);
             asm.test(eax, eax);
             asm.jnz(keep); // CORJIT_OK is 0; anything else goes back as the JIT said it
-            EmitIsHeld(asm, rbx, keep, invert: true);
-            var compiled = asm.CreateLabel();
-            EmitUnlessTieringWorker(asm, compiled);
+            EmitUnlessTieringWorker(asm, compiled); // OSR and first compiles: nothing to decline or record
+            EmitIsHeld(asm, rbx, decline);
+            asm.mov(r10, (ulong)s_recent);
+            asm.mov(eax, 1);
+            asm.@lock.xadd(__qword_ptr[r10], rax);
+            asm.and(eax, RecentSize - 1);
+            asm.shl(rax, 4);
+            asm.mov(r11, __qword_ptr[r12]);
+            asm.mov(__qword_ptr[r10 + rax + 16], r11);
+            asm.mov(__qword_ptr[r10 + rax + 8], rbx);
+            asm.jmp(compiled);
+            asm.Label(ref decline);
             asm.mov(eax, CorJitSkipped);
             asm.jmp(keep);
             asm.Label(ref compiled);
             asm.xor(eax, eax); // CORJIT_OK (the prctl call changed eax)
             asm.Label(ref keep);
+            asm.add(rsp, 8);
+            asm.pop(r12);
             asm.pop(rbx);
             asm.ret();
         }

@@ -60,7 +60,7 @@ internal static unsafe class HookRegistry
             bool heldHere = compileKey != 0 && !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
             try
             {
-                nint body = heldHere ? CodeLocator.Locate(target, s_byBody.ContainsKey).Body : located.Body;
+                nint body = heldHere ? AfterPendingTierUp(target, compileKey) : located.Body;
                 if (s_byBody.TryGetValue(body, out existing))
                     return existing;
                 var hook = Create(target, body, compileKey);
@@ -89,6 +89,29 @@ internal static unsafe class HookRegistry
             undo = static () => { };
             throw;
         }
+    }
+
+    /// <summary>
+    /// The body to hook once tier-up is held. A tier-up the JIT finished just before the hold may still be on its way to
+    /// being published (the runtime repoints the precode and vtable slots after compileMethod returns); callers would
+    /// then run the new code, past a jump written into the old. Wait until it is published (it is due within
+    /// microseconds; 2 s allows for a loaded machine) and hook that.
+    /// </summary>
+    private static nint AfterPendingTierUp(MethodTarget target, nint compileKey)
+    {
+        nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+        nint pending = TieringFreeze.LastTierUp(compileKey);
+        if (pending == 0 || pending == body)
+            return body;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (waited.ElapsedMilliseconds < 2000)
+        {
+            System.Threading.Thread.Sleep(1);
+            body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+            if (body == pending)
+                return body;
+        }
+        return body; // an older tier-up the runtime has since replaced (or never published): the located body is the live one
     }
 
     /// <summary>
