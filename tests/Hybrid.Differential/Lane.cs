@@ -46,6 +46,7 @@ internal sealed class Lane
     private readonly List<Live> _live = new();
     private readonly List<string> _disposeFailures = new();
     private readonly List<PassThrough> _states = new();
+    private readonly Dictionary<Live, long> _callsAtWorkloadStart = new();
     private MethodCatalog _catalog = null!;
     private List<WorkloadCase> _cases = null!;
     private List<(string Digest, TimeSpan Elapsed)> _baseline = null!;
@@ -97,6 +98,10 @@ internal sealed class Lane
             });
             if (!_options.Child)
                 _checks.Add(("pass-through calls by the workloads > 0", _callsWhileRedirected > 0, $"{_callsWhileRedirected} calls into {_calledMethods} distinct methods"));
+            if (!_options.Child)
+                CheckRedirectHolds();
+            if (_options.MaxRefused is int max && !_options.Child)
+                _checks.Add(($"at most {max} methods refused", _refusals.Count <= max, $"{_refusals.Count} refused, {_live.Count} redirected"));
             Phase("4 dispose every redirect", DisposeAll);
             Phase("5 workloads after dispose", () => Compare("after dispose", WorkloadSet.Run(_cases, _out, "after dispose")));
         }
@@ -150,6 +155,8 @@ internal sealed class Lane
         // Calls before the workloads run come from the engine itself (it decodes and assembles with Iced) and from
         // the lane's own use of the libraries: a redirect of a dependency of the engine is part of what is tested.
         _callsWhileRedirecting = _live.Sum(l => Interlocked.Read(ref l.State.Calls));
+        foreach (var l in _live)
+            _callsAtWorkloadStart[l] = Interlocked.Read(ref l.State.Calls);
     }
 
     private void Redirect(Candidate candidate)
@@ -199,6 +206,29 @@ internal sealed class Lane
             return;
         }
         _live.Add(new Live(candidate, redirection, state));
+    }
+
+    /// <summary>
+    /// Digests cannot see a redirect that is bypassed (a pass-through behaves like the original), so count calls where
+    /// the exact number is known: the Iced workload formats every decoded instruction once with each formatter. A
+    /// caller compiled before the redirect (an OSR continuation of the workload loop, say) must still reach it.
+    /// </summary>
+    private void CheckRedirectHolds()
+    {
+        long instructions = 0;
+        for (int i = 0; i < _cases.Count; i++)
+            if (_cases[i].Name.StartsWith("iced:", StringComparison.Ordinal) && long.TryParse(_baseline[i].Digest.Split(':')[0], out long n))
+                instructions += n;
+        foreach (var formatter in new[] { "Iced.Intel.IntelFormatter", "Iced.Intel.GasFormatter" })
+        {
+            string name = formatter + ".Format(ref Iced.Intel.Instruction, Iced.Intel.FormatterOutput)";
+            var live = _live.FirstOrDefault(l => l.Candidate.Name == name);
+            if (live is null || instructions == 0)
+                continue;
+            long calls = Interlocked.Read(ref live.State.Calls) - _callsAtWorkloadStart[live];
+            _checks.Add(($"redirect holds: {name} reached once per decoded instruction", calls == instructions,
+                $"{calls} of {instructions} calls went through the pass-through"));
+        }
     }
 
     private void DisposeAll()

@@ -15,6 +15,8 @@ internal sealed class Options
                                    Every library's file is also an input of the Cecil workload.
           --only <regex>           redirect only methods whose name (Ns.Type.Method(Params)) matches
           --skip <regex>           do not redirect methods whose name matches (applied after --only)
+          --max-refused <n>        add a check that at most n attempted methods were refused (default: refusals
+                                   are reported, not checked)
           --report <path>          write every refusal and skip, one per line, to this file
           --list                   print the candidate methods (token and name) and exit
           --progress <n>           progress line every n methods (default 500)
@@ -44,6 +46,7 @@ internal sealed class Options
     public int Progress { get; private set; } = 500;
     public int Repeat { get; private set; } = 1;
     public int BaselineRuns { get; private set; } = 2;
+    public int? MaxRefused { get; private set; }
     public TimeSpan ChildTimeout { get; private set; } = TimeSpan.FromSeconds(900);
 
     /// <summary>The arguments a bisect child needs to see the same candidate list as its parent.</summary>
@@ -85,6 +88,7 @@ internal sealed class Options
                     options.BaselineRuns = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture));
                     options.SelectionArguments.AddRange(new[] { "--baseline-runs", options.BaselineRuns.ToString(CultureInfo.InvariantCulture) });
                     break;
+                case "--max-refused": options.MaxRefused = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--repeat": options.Repeat = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture)); break;
                 case "--child-timeout": options.ChildTimeout = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)); break;
                 case "-h" or "--help": throw new HelpRequestedException();
