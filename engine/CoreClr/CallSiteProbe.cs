@@ -23,18 +23,13 @@ internal static unsafe class CallSiteProbe
     public static nint EntryCalledFor(MethodTarget target)
     {
         var method = target.Method;
-        var probe = new DynamicMethod("Hybrid.CallSiteProbe", typeof(void), Type.EmptyTypes, typeof(CallSiteProbe).Module, skipVisibility: true);
+        // The instance and the arguments are the probe's own parameters: from locals the JIT would know `this` is
+        // null, throw NullReferenceException in place of the call, and leave nothing to find.
+        var parameters = target.ReplacementParameterTypes;
+        var probe = new DynamicMethod("Hybrid.CallSiteProbe", typeof(void), parameters, typeof(CallSiteProbe).Module, skipVisibility: true);
         var il = probe.GetILGenerator();
-        if (target.IsInstance)
-        {
-            var self = il.DeclareLocal(target.DeclaringType);
-            il.Emit(target.DeclaringType.IsValueType ? OpCodes.Ldloca : OpCodes.Ldloc, self);
-        }
-        foreach (var type in target.ParameterTypes)
-        {
-            var local = il.DeclareLocal(type.IsByRef ? type.GetElementType()! : type);
-            il.Emit(type.IsByRef ? OpCodes.Ldloca : OpCodes.Ldloc, local);
-        }
+        for (int i = 0; i < parameters.Length; i++)
+            il.Emit(OpCodes.Ldarg, (short)i);
         if (method is ConstructorInfo ctor)
             il.Emit(OpCodes.Call, ctor);
         else
@@ -61,7 +56,7 @@ internal static unsafe class CallSiteProbe
                 constants[ins.Op0Register] = ins.Immediate64;
                 keyLoaded |= ins.Immediate64 == key;
             }
-            else if (ins.Mnemonic == Mnemonic.Call && (keyLoaded || !keyed))
+            else if ((ins.Mnemonic == Mnemonic.Call || IsTailCall(ins, code)) && (keyLoaded || !keyed))
             {
                 // The call through the method's indirection cell: `call [rip+cell]`, `call [reg]` after
                 // `mov reg, cell` (a vtable slot of a virtual method), or `call rel32` to its precode. Keyed probes
@@ -81,7 +76,8 @@ internal static unsafe class CallSiteProbe
                 if (entry != 0)
                     found = entry;
             }
-            if (ins.FlowControl == Iced.Intel.FlowControl.Return)
+            // The probe ends at its return; a body that ends in a throw ends with int3 or ud2 instead.
+            if (ins.FlowControl is Iced.Intel.FlowControl.Return or Iced.Intel.FlowControl.Interrupt or Iced.Intel.FlowControl.Exception or Iced.Intel.FlowControl.UnconditionalBranch)
                 break;
         }
         GC.KeepAlive(probe);
@@ -91,4 +87,9 @@ internal static unsafe class CallSiteProbe
             $"{MethodTarget.Describe(method)}{(target.Context == GenericContext.HiddenArgument ? " runs shared generic code, and" : ":")} Hybrid could not find the call a caller makes to it " +
             "(the JIT may have inlined it into the probe). Fix: mark it [MethodImpl(MethodImplOptions.NoInlining)] or weave it.");
     }
+
+    /// <summary>The JIT may end the probe with a tail call (<c>jmp</c> in place of <c>call; ret</c>) to a void method.</summary>
+    private static bool IsTailCall(in Instruction ins, nint probe) =>
+        ins.Mnemonic == Mnemonic.Jmp
+        && (ins.Op0Kind == OpKind.Memory || (ins.Op0Kind == OpKind.NearBranch64 && (ins.NearBranchTarget < (ulong)probe || ins.NearBranchTarget >= (ulong)probe + 4096)));
 }

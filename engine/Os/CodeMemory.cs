@@ -94,6 +94,34 @@ internal static unsafe class CodeMemory
     }
 
     /// <summary>
+    /// Writes code into the engine's own stub memory, at a place no thread runs yet, while other stubs on the same
+    /// pages may be running: the pages stay executable (a brief RWX window, as in <see cref="Write(nint, ReadOnlySpan{byte})"/>),
+    /// and the new code is flushed for instruction fetch. Not counted in <see cref="WriteCount"/>, which counts
+    /// changes to the program's code.
+    /// </summary>
+    public static void WriteNewCode(nint address, ReadOnlySpan<byte> bytes)
+    {
+        ThrowIfSimulatedRefusal(address);
+        var memory = PlatformMemory.Current;
+        lock (s_gate)
+        {
+            if (!memory.TryProtect(address, bytes.Length, PageAccess.ReadWriteExecute, out int error))
+                throw new CodeWriteRefusedException(
+                    $"The operating system refused to make the redirect stub at 0x{address:x} writable (error {error}); " +
+                    "this process enforces W^X (no page may be writable and executable at once).", error);
+            try
+            {
+                bytes.CopyTo(new Span<byte>((void*)address, bytes.Length));
+            }
+            finally
+            {
+                memory.TryProtect(address, bytes.Length, PageAccess.ReadExecute, out _);
+            }
+        }
+        FlushNewCode(address, bytes.Length);
+    }
+
+    /// <summary>
     /// Writes a jump over the first instructions of a method that other threads may be running: on x64 Linux with
     /// every running thread parked and moved off the overwritten instruction boundaries (<see cref="LinuxX64ThreadFence"/>);
     /// elsewhere as <see cref="Write(nint, ReadOnlySpan{byte})"/> does.

@@ -71,7 +71,7 @@ internal static unsafe class HookRegistry
                     if (hook.LiveCount == 0 && !hook.Installed)
                     {
                         s_byBody.Remove(hook.Body);
-                        PlatformMemory.Current.Free(hook.CodePage, 2 * PlatformMemory.Current.PageSize);
+                        FreeStubs(hook);
                     }
                     undoFlags();
                 };
@@ -131,8 +131,7 @@ internal static unsafe class HookRegistry
             nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
             if (s_byBody.ContainsKey(body) || IsArm64)
                 return null; // arm64 replaces one instruction, which every body has
-            X64HookBuilder.Covered(body, 5, out var refusal);
-            return refusal;
+            return X64HookBuilder.Plan(body).Refusal;
         }
         finally
         {
@@ -164,12 +163,9 @@ internal static unsafe class HookRegistry
     {
         var memory = PlatformMemory.Current;
         int page = memory.PageSize;
-        // x64: the entry jmp rel32 reaches ±2 GiB. arm64: the entry B reaches ±128 MiB (imm26 words).
-        long reach = IsArm64 ? Arm64Instructions.BranchMax - 2L * page : int.MaxValue;
-        nint pages = memory.AllocateNear(body, 2 * page, reach);
-        if (pages == 0)
-            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±{(IsArm64 ? "128 MiB" : "2 GiB")} of its code at 0x{body:x} for the redirect stub.");
-
+        var plan = IsArm64 ? null : X64HookBuilder.Plan(body);
+        if (plan?.Refusal is { } refusal)
+            throw new NotSupportedException(Refused(target, refusal));
         StubFilter? filter = target.Context switch
         {
             // The hidden argument follows `this`. On x64 a hidden return buffer is an argument too (it comes before
@@ -178,27 +174,50 @@ internal static unsafe class HookRegistry
             GenericContext.ThisMethodTable => new StubFilter(true, 0),
             _ => null,
         };
-        HookCode code;
+
         if (IsArm64)
         {
-            code = Arm64HookBuilder.Build(body, Arm64HookBuilder.ReadFirstWord(body), pages, pages + page, page, filter);
+            // arm64: the entry B reaches ±128 MiB (imm26 words); a page pair per hook.
+            nint pages = memory.AllocateNear(body, 2 * page, Arm64Instructions.BranchMax - 2L * page);
+            if (pages == 0)
+                throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±128 MiB of its code at 0x{body:x} for the redirect stub.");
+            var arm64 = Arm64HookBuilder.Build(body, Arm64HookBuilder.ReadFirstWord(body), pages, pages + page, page, filter);
+            arm64.StubPage.CopyTo(new Span<byte>((void*)pages, page));
+            if (!memory.TryProtect(pages, page, PageAccess.ReadExecute, out int error))
+            {
+                memory.Free(pages, 2 * page);
+                throw new NotSupportedException($"The redirect stub page for {MethodTarget.Describe(target.Method)} could not be made executable (error {error}).");
+            }
+            CodeMemory.FlushNewCode(pages, page);
+            return new MethodHook(body, compileKey, CodeMemory.Read(body, arm64.EntryPatch.Length), arm64.EntryPatch, pages, pages + page, page, arm64.Trampoline, filter is not null, arm64.InteriorFixups);
         }
-        else
+
+        // x64: the entry jmp rel32 reaches ±2 GiB. A filtered stub's instantiation table takes a page of data.
+        var slot = StubHeap.Allocate(body, int.MaxValue, filter is null ? StubHeap.CellSlotSize : page);
+        if (slot.Code == 0)
+            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±2 GiB of its code at 0x{body:x} for the redirect stub.");
+        try
         {
-            int jumpLength = X64Encoding.Jump((ulong)body, (ulong)pages).Length;
-            var covered = X64HookBuilder.Covered(body, jumpLength, out var refusal);
-            if (refusal is not null)
-                throw new NotSupportedException(Refused(target, refusal));
             // x64 passes a hidden return buffer of an instance method after `this`, of a static one first: swap.
             bool swap = target.IsInstance && AbiFacts.ReturnsThroughHiddenBuffer(target.ReturnType);
-            code = X64HookBuilder.Build(body, covered, pages, pages + page, page, swap, filter);
+            var code = X64HookBuilder.Build(body, plan!.Covered, slot.Code, slot.Data, slot.CodeSize, swap, filter);
+            CodeMemory.WriteNewCode(slot.Code, code.StubPage);
+            return new MethodHook(body, compileKey, CodeMemory.Read(body, code.EntryPatch.Length), code.EntryPatch, slot.Code, slot.Data, slot.DataSize, code.Trampoline, filter is not null, code.InteriorFixups);
         }
-        code.StubPage.CopyTo(new Span<byte>((void*)pages, page));
-        if (!memory.TryProtect(pages, page, PageAccess.ReadExecute, out int error))
-            throw new NotSupportedException($"The redirect stub page for {MethodTarget.Describe(target.Method)} could not be made executable (error {error}).");
-        CodeMemory.FlushNewCode(pages, page);
-        var original = CodeMemory.Read(body, code.EntryPatch.Length);
-        return new MethodHook(body, compileKey, original, code.EntryPatch, pages, pages + page, code.Trampoline, filter is not null, code.InteriorFixups);
+        catch
+        {
+            StubHeap.Free(slot);
+            throw;
+        }
+    }
+
+    /// <summary>Gives back the stub memory of a hook that never went live.</summary>
+    private static void FreeStubs(MethodHook hook)
+    {
+        if (IsArm64)
+            PlatformMemory.Current.Free(hook.CodePage, 2 * PlatformMemory.Current.PageSize);
+        else
+            StubHeap.Free(new StubSlot(hook.CodePage, StubHeap.CodeSlotSize, hook.DataPage, hook.DataSize));
     }
 
     public static string PatchableName(MethodTarget target) =>

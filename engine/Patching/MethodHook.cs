@@ -17,8 +17,9 @@ internal sealed unsafe class MethodHook : RedirectSite
 {
     private readonly List<Redirection> _live = new();
 
-    public MethodHook(nint body, nint freezeKey, byte[] originalBytes, byte[] entryPatch, nint codePage, nint dataPage, nint trampoline, bool filtered, (nint From, nint To)[] interiorFixups)
+    public MethodHook(nint body, nint freezeKey, byte[] originalBytes, byte[] entryPatch, nint codePage, nint dataPage, int dataSize, nint trampoline, bool filtered, (nint From, nint To)[] interiorFixups)
     {
+        DataSize = dataSize;
         Body = body;
         FreezeKey = freezeKey;
         OriginalBytes = originalBytes;
@@ -38,6 +39,7 @@ internal sealed unsafe class MethodHook : RedirectSite
     public byte[] EntryPatch { get; }
     public nint CodePage { get; }
     public nint DataPage { get; }
+    public int DataSize { get; }
     public nint Trampoline { get; }
     public bool Filtered { get; }
     public bool Installed { get; private set; }
@@ -116,7 +118,7 @@ internal sealed unsafe class MethodHook : RedirectSite
         foreach (var r in _live)
             wanted[r.ContextKey] = r.NativeTarget; // later (newer) redirects overwrite older ones
         var entries = (nint*)(DataPage + HookDataLayout.TableOffset);
-        int capacity = (Environment.SystemPageSize - HookDataLayout.TableOffset) / 16 - 1;
+        int capacity = (DataSize - HookDataLayout.TableOffset) / 16 - 1;
         var placed = new HashSet<nint>();
         for (int i = 0; i < capacity && entries[2 * i] != 0; i++)
         {

@@ -22,34 +22,37 @@ internal static class X64HookBuilder
         ? new[] { rcx, rdx, r8, r9 }
         : new[] { rdi, rsi, rdx, rcx, r8, r9 };
 
+    /// <summary>The length of the entry jump: <c>jmp rel32</c> (the stub page is always allocated within ±2 GiB).</summary>
+    public const int JumpLength = 5;
+
     /// <summary>
-    /// Checks that the first instructions of the body can be replaced by a jump of <paramref name="jumpLength"/>
-    /// bytes: whole instructions only, none of them may end the method before the jump is complete (a 4-byte
-    /// <c>lea eax,[rdi+1]; ret</c> body is followed by its unwind information and another method's code, which we must
-    /// never overwrite), and no branch of the method may lead into them (<see cref="X64BranchScan"/>).
+    /// Decides how the entry jump fits the body — which whole instructions it replaces — or why it cannot; used alike
+    /// by <c>Explain</c> and <c>Redirect</c>.
+    /// <para>
+    /// No covered instruction may end the method before the jump is complete: a body shorter than the jump (a tier-1
+    /// <c>lea eax,[rdi+1]; ret</c> is 4 bytes) is followed directly by its unwind information, which stack walks of
+    /// threads inside the method read (GC suspension, exceptions), and then by the next method's code header. Other
+    /// patchers overwrite them; Hybrid refuses. (Placing the stub where the jump's displacement would reproduce those
+    /// bytes does not help on CoreCLR: the unwind flags byte 0x19 puts the stub ~400 MiB above the code, inside the
+    /// runtime's own executable-memory reservation.) No branch of the method may lead into the replaced instructions
+    /// either (<see cref="X64BranchScan"/>).
+    /// </para>
     /// </summary>
-    public static List<Instruction> Covered(nint body, int jumpLength, out string? refusal)
+    public static X64EntryPlan Plan(nint body)
     {
-        refusal = null;
-        var covered = X64Decoding.DecodeCovering(body, jumpLength);
+        var covered = X64Decoding.DecodeCovering(body, JumpLength);
         for (int i = 0; i < covered.Count; i++)
         {
             var ins = covered[i];
             if (ins.IsInvalid)
-            {
-                refusal = $"the code at 0x{body:x} does not decode as x64 instructions";
-                return covered;
-            }
-            bool last = i == covered.Count - 1;
-            if (!last && ins.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch or FlowControl.IndirectBranch or FlowControl.Interrupt or FlowControl.Exception)
+                return new X64EntryPlan(covered, $"the code at 0x{body:x} does not decode as x64 instructions");
+            if (i < covered.Count - 1 && ins.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch or FlowControl.IndirectBranch or FlowControl.Interrupt or FlowControl.Exception)
             {
                 int size = (int)(ins.NextIP - (ulong)body);
-                refusal = $"its compiled body is only {size} byte(s) long (ends with '{ins}'), too small to hold a {jumpLength}-byte jump without overwriting the code that follows it";
-                return covered;
+                return new X64EntryPlan(covered, $"its compiled body is only {size} byte(s) long (ends with '{ins}'), too small for a {JumpLength}-byte jump: the bytes after it are its unwind information and the next method's code header, which must not change");
             }
         }
-        refusal = X64BranchScan.FindBranchInto(body, (nint)covered[covered.Count - 1].NextIP);
-        return covered;
+        return new X64EntryPlan(covered, X64BranchScan.FindBranchInto(body, (nint)covered[covered.Count - 1].NextIP));
     }
 
     /// <summary>
@@ -133,3 +136,5 @@ internal static class X64HookBuilder
     }
 }
 
+/// <summary>How an entry jump fits a body (<see cref="X64HookBuilder.Plan"/>): the instructions it replaces, or why it cannot be written.</summary>
+internal sealed record X64EntryPlan(List<Instruction> Covered, string? Refusal);
