@@ -29,7 +29,7 @@ internal static unsafe class StubHeap
 
     private const int SlotsPerChunk = 128;
     private const int CodeBytes = SlotsPerChunk * CodeSlotSize; // 64 KiB
-    private const int DataBytes = 256 * 1024; // cells, and a few instantiation tables of a page each
+    private const int DataBytes = 16 * 1024; // 128 cells (8 KiB), and room for instantiation tables of a page each
 
     private sealed class Chunk
     {

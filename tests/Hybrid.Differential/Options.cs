@@ -23,6 +23,11 @@ internal sealed class Options
           --baseline-runs <n>      unredirected runs before redirecting (default 2: the first pays for JIT compilation
                                    and both must agree; 1 redirects while the libraries' code is still at tier 0,
                                    with OSR patchpoints, a different state for the engine to patch)
+          --baseline-here          run the unredirected baseline in this process (default: in a child process, so that
+                                   no caller of the libraries is compiled before the redirects — an optimized caller,
+                                   e.g. the OSR continuation of a workload loop, may inline a method, and no redirect
+                                   reaches an inlined copy; the redirect-holds check needs callers compiled after)
+          --baseline-only          run the baseline only and print its digests (what the parent runs as its child)
           --trace                  print each method before redirecting it (the last line before a crash names it)
           --bisect                 narrow a crash or a digest mismatch down to the responsible method(s) by
                                    redirecting halves of the candidate list in child processes
@@ -43,6 +48,8 @@ internal sealed class Options
     public bool Bisect { get; private set; }
     public bool Child { get; private set; }
     public bool Trace { get; private set; }
+    public bool BaselineHere { get; private set; }
+    public bool BaselineOnly { get; private set; }
     public int Progress { get; private set; } = 500;
     public int Repeat { get; private set; } = 1;
     public int BaselineRuns { get; private set; } = 2;
@@ -83,6 +90,8 @@ internal sealed class Options
                 case "--bisect": options.Bisect = true; break;
                 case "--child": options.Child = true; break;
                 case "--trace": options.Trace = true; break;
+                case "--baseline-here": options.BaselineHere = true; break;
+                case "--baseline-only": options.BaselineOnly = true; break;
                 case "--progress": options.Progress = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture)); break;
                 case "--baseline-runs":
                     options.BaselineRuns = Math.Max(1, int.Parse(Value(), CultureInfo.InvariantCulture));
