@@ -5,7 +5,10 @@
 #   2. the arm64 Mono lane (.ci/arm64-mono.sh): arm64 code running on a real arm64 JIT under qemu;
 #   3. the engine tests again with the strategy pinned to the IL guard, and under a seccomp W^X filter where the
 #      engine must fall back to the guard by itself (.ci/hardened.sh);
-#   4. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
+#   4. the differential lane (.ci/differential.sh): every method of Mono.Cecil, Iced and Newtonsoft.Json redirected
+#      at once to pass-throughs, their workloads' digests compared unredirected / redirected / after dispose — once
+#      with the libraries' code fresh (tier 0) and once after a warm-up in this process (tier 1, OSR);
+#   5. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
 #      benchmark smoke run).
 # Prints one summary line at the end: "tests: N passed, N failed, N skipped".
 # Needs the Debian packages that .ci/run installs (cross binutils/gcc, qemu-user-static, debootstrap).
@@ -36,13 +39,17 @@ lane "solution tests (.NET 8, 9, 10)" dotnet test Hybrid.sln -c Release --logger
 lane "engine tests, strategy pinned to IL (.NET 8, 9, 10)" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Engine.Tests -c Release --no-build --filter "$il_filter"
 lane "engine tests under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Engine.Tests -c Release -f net10.0 --no-build --filter "$il_filter"
 lane "arm64 Mono lane" .ci/arm64-mono.sh
+lane "differential: every library method redirected (fresh code)" .ci/differential.sh
+lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here
 for extra in aot e2e parallel-proof bench-quick; do
   [[ -x .ci/$extra.sh ]] && lane "$extra" ".ci/$extra.sh"
 done
 
 # One line that sums every test run above (VSTest prints "Passed!  - Failed: F, Passed: P, Skipped: S, ...").
-read -r passed failed skipped < <(grep -aoE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
-  awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {print p+0, f+0, s+0}')
+# The differential lane prints "differential: P passed, F failed".
+read -r passed failed skipped < <( { grep -aoE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
+  awk -F'[:,]' '{print $4+0, $2+0, $6+0}'; grep -aE '^differential: [0-9]+ passed, [0-9]+ failed$' "$log" |
+  awk '{print $2+0, $4+0, 0}'; } | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
 printf '\ntests: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 [[ $failed == 0 ]] || status=1
 exit $status
