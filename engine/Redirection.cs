@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Reflection;
+using System.Reflection.Emit;
 using Hybrid.Patching;
 using Hybrid.Targets;
 
@@ -65,7 +66,11 @@ public sealed class Redirection : IDisposable
         else
         {
             var source = (Delegate)Replacement!;
-            handler = (source.GetInvocationList().Length == 1 ? Delegate.CreateDelegate(handlerType, source.Target, source.Method, throwOnBindFailure: false) : null)
+            // Rebinding the delegate's own method saves a call, but works only for a compiled method: a delegate over a
+            // DynamicMethod (Expression.Compile, emitted pass-throughs) has no runtime MethodInfo to bind, so it is
+            // called through its Invoke.
+            bool rebindable = source.GetInvocationList().Length == 1 && source.Method is not DynamicMethod && source.Method.DeclaringType is not null;
+            handler = (rebindable ? Delegate.CreateDelegate(handlerType, source.Target, source.Method, throwOnBindFailure: false) : null)
                 ?? Delegate.CreateDelegate(handlerType, source, source.GetType().GetMethod("Invoke")!);
         }
         _handlers[handlerType] = handler;

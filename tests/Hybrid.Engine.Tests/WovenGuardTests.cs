@@ -38,6 +38,28 @@ public class WovenGuardTests
     }
 
     [Test]
+    public void DelegatesOverEmittedCodeWorkOnTheGuard()
+    {
+        // Expression.Compile and Reflection.Emit give delegates over a DynamicMethod, which has no runtime MethodInfo.
+        Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
+        var twice = typeof(Calc).GetMethod(nameof(Calc.Twice))!;
+        var x = System.Linq.Expressions.Expression.Parameter(typeof(int), "x");
+        var compiled = System.Linq.Expressions.Expression.Lambda<Func<int, int>>(System.Linq.Expressions.Expression.Multiply(x, System.Linq.Expressions.Expression.Constant(7)), x).Compile();
+        var emitted = new System.Reflection.Emit.DynamicMethod("Negate", typeof(int), new[] { typeof(int) });
+        var il = emitted.GetILGenerator();
+        il.Emit(System.Reflection.Emit.OpCodes.Ldarg_0);
+        il.Emit(System.Reflection.Emit.OpCodes.Neg);
+        il.Emit(System.Reflection.Emit.OpCodes.Ret);
+        using (Engine.Redirect(twice, compiled))
+        {
+            Assert.That(Calc.Twice(3), Is.EqualTo(21));
+            using (Engine.Redirect(twice, emitted.CreateDelegate(typeof(Func<int, int>))))
+                Assert.That(Calc.Twice(3), Is.EqualTo(-3));
+        }
+        Assert.That(Calc.Twice(3), Is.EqualTo(6));
+    }
+
+    [Test]
     public void StackingOnTheGuardFollowsTheSameRules()
     {
         Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
