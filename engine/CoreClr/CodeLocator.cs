@@ -87,7 +87,8 @@ internal static class CodeLocator
 
     private static LocatedCode Walk(MethodTarget target, nint at, Func<nint, bool>? isHookedBody, bool probeWhenUncompiled)
     {
-        nint methodDesc = 0, unboxedFrom = 0;
+        nint methodDesc = 0; // of the last precode passed: the MethodDesc the code at the end is compiled under
+        bool unboxed = false;
         for (int hop = 0; hop < 8; hop++)
         {
             // A body we already hooked starts with our jump; following it would lead into the replacement.
@@ -96,16 +97,22 @@ internal static class CodeLocator
             var kind = X64StubMatcher.Classify(at, out var next, out var stubMethodDesc);
             switch (kind)
             {
+                case X64StubKind.Body when unboxed && methodDesc == 0:
+                    // The hold and the inlining block would go to the unboxing stub's MethodDesc, not the body's.
+                    throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: its unboxing stub leads straight to code, with no precode that names the MethodDesc the code is compiled under; this runtime's layout is not one Hybrid knows.");
                 case X64StubKind.Body:
                     return new LocatedCode(at, methodDesc);
-                case X64StubKind.UnboxingStub when unboxedFrom == 0 && target.IsInstance && target.DeclaringType.IsValueType && methodDesc != 0:
-                    // Only where a precode of the reflected (unboxing) MethodDesc led here; a body that happens to
-                    // start with `add rdi,8; jmp` is not a stub, and a second unboxing step never occurs.
-                    unboxedFrom = methodDesc;
+                case X64StubKind.UnboxingStub when !unboxed && target.IsInstance && target.DeclaringType.IsValueType:
+                    // Everything before it served the unboxing stub's MethodDesc (what reflection hands out); the
+                    // struct's code and its MethodDesc come after.
+                    unboxed = true;
+                    methodDesc = 0;
                     at = next;
                     break;
+                case X64StubKind.UnboxingStub when unboxed:
+                    throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: an unboxing stub leads to another; this runtime's layout is not one Hybrid knows.");
                 case X64StubKind.UnboxingStub:
-                    return new LocatedCode(at, methodDesc);
+                    return new LocatedCode(at, methodDesc); // not a struct method: a body that merely begins like one
                 case X64StubKind.UncompiledFixupPrecode when probeWhenUncompiled:
                     // A virtual method whose callers go through vtable slots that the runtime backpatches with its
                     // code (CoreCLR "entry point slot backpatching" for tiered virtual methods): its precode stays on
@@ -116,8 +123,6 @@ internal static class CodeLocator
                 case X64StubKind.UncompiledFixupPrecode:
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} has no compiled code even after RuntimeHelpers.PrepareMethod; its precode at 0x{at:x} still points at the runtime's prestub.");
                 default:
-                    if (unboxedFrom != 0 && stubMethodDesc == unboxedFrom)
-                        throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: the unboxing stub in front of its code leads back to the same method; this runtime's layout is not one Hybrid knows.");
                     if (stubMethodDesc != 0)
                         methodDesc = stubMethodDesc;
                     at = next;

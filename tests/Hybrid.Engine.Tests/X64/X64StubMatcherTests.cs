@@ -1,0 +1,56 @@
+using System;
+using System.Runtime.InteropServices;
+using Hybrid.X64;
+using NUnit.Framework;
+
+namespace Hybrid.Tests.X64;
+
+/// <summary>
+/// <see cref="X64StubMatcher.Classify"/> over stub shapes copied from CoreCLR x64 (.NET 8–10), placed in a buffer:
+/// offset 0 holds the code, offset 0x1000 its data (a FixupPrecode's Target and MethodDesc slots).
+/// </summary>
+internal unsafe class X64StubMatcherTests
+{
+    private const long Target = 0x1122334455667788, MethodDesc = 0x0000_7F00_1234_5670;
+
+    private static bool SysV => !OperatingSystem.IsWindows();
+
+    public static TestCaseData[] Rows() => new[]
+    {
+        // jmp [rip+0xffa] (→ data+0); mov r10,[rip+0xffb] (→ data+8); jmp [rip+0xffd] (→ data+16)
+        new TestCaseData("ff25fa0f0000 4c8b15fb0f0000 ff25fd0f0000", X64StubKind.FixupPrecode, Target, MethodDesc).SetName("FixupPrecode: target and MethodDesc from its data"),
+        // mov r10,[rip+0x1001] (→ data+8); jmp [rip+0xff3] (→ data+0)
+        new TestCaseData("4c8b1501100000 ff25f30f0000", X64StubKind.StubPrecode, Target, MethodDesc).SetName("StubPrecode: target and MethodDesc from its data"),
+        // add rdi,8; mov rax,imm64; jmp rax (SysV this); on Windows `this` is rcx
+        new TestCaseData(SysV ? "4883c708 48b88877665544332211 ffe0" : "4883c108 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, Target, 0L).SetName("unboxing stub: this += 8, then a jump"),
+        // add rsi,8 (SysV: `this` after a hidden return buffer)
+        new TestCaseData(SysV ? "4883c608 48b88877665544332211 ffe0" : "4883c208 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, Target, 0L).SetName("unboxing stub: this in the second argument register"),
+        // add r11,8; mov rax,imm64; jmp rax: not an argument register, so a body
+        new TestCaseData("4983c308 48b88877665544332211 ffe0", X64StubKind.Body, 0L, 0L).SetName("add r11,8 then a jump: a body"),
+        // add rdi,8; ret: no jump after it, a body
+        new TestCaseData("4883c708 c3", X64StubKind.Body, 0L, 0L).SetName("add rdi,8; ret: a body"),
+    };
+
+    [TestCaseSource(nameof(Rows))]
+    public void Classify(string hex, X64StubKind expected, long next, long methodDesc)
+    {
+        var code = Convert.FromHexString(hex.Replace(" ", ""));
+        nint memory = (nint)NativeMemory.Alloc(0x2000);
+        try
+        {
+            new Span<byte>((void*)memory, 0x2000).Fill(0xCC);
+            code.CopyTo(new Span<byte>((void*)memory, code.Length));
+            *(long*)(memory + 0x1000) = Target;
+            *(long*)(memory + 0x1008) = MethodDesc;
+            *(long*)(memory + 0x1010) = 0x0BAD;
+            var kind = X64StubMatcher.Classify(memory, out var found, out var foundMethodDesc);
+            Assert.That(kind, Is.EqualTo(expected));
+            Assert.That((long)found, Is.EqualTo(next));
+            Assert.That((long)foundMethodDesc, Is.EqualTo(methodDesc));
+        }
+        finally
+        {
+            NativeMemory.Free((void*)memory);
+        }
+    }
+}
