@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# .ci/differential.sh — differential lane: redirect every method of Mono.Cecil and Iced at once (pass-through
-# replacements that count the call and run the original through GetOriginal), run the libraries' deterministic
-# workloads unredirected, redirected and after disposing every redirect, and require identical digests.
+# .ci/differential.sh — differential lane: redirect every method of Mono.Cecil, Iced and Newtonsoft.Json at once
+# (pass-through replacements that count the call and run the original through GetOriginal), run the libraries'
+# deterministic workloads unredirected, redirected and after disposing every redirect, and require identical digests.
 #
 # Builds tests/Hybrid.Differential in Release and runs it in one process. Always ends with one line
 #   differential: N passed, N failed

@@ -11,8 +11,9 @@ internal sealed class Options
     public const string Usage = """
         Hybrid.Differential — redirects every method of real libraries at once and compares workload digests.
 
-          --assembly <name|path>   a library whose methods are redirected (repeatable; default: Mono.Cecil, Iced).
-                                   Every library's file is also an input of the Cecil workload.
+          --assembly <name|path>   a library whose methods are redirected (repeatable; default: Mono.Cecil, Iced,
+                                   Newtonsoft.Json). Every library's file is also an input of the Cecil
+                                   workload; the JSON workloads run when Newtonsoft.Json is among them.
           --only <regex>           redirect only methods whose name (Ns.Type.Method(Params)) matches
           --skip <regex>           do not redirect methods whose name matches (applied after --only)
           --max-refused <n>        add a check that at most n attempted methods were refused (default: refusals
@@ -105,7 +106,7 @@ internal sealed class Options
             }
         }
         if (options.Assemblies.Count == 0)
-            options.Assemblies.AddRange(new[] { "Mono.Cecil", "Iced" });
+            options.Assemblies.AddRange(new[] { "Mono.Cecil", "Iced", "Newtonsoft.Json" });
         return options;
     }
 }

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -13,7 +14,8 @@ namespace Hybrid.Differential;
 /// <summary>One deterministic workload run on one input.</summary>
 internal sealed record WorkloadCase(string Name, Func<string> Run);
 
-/// <summary>The Iced and Cecil workloads of Hybrid.Weaver.Workloads with inputs fixed once at start-up.</summary>
+/// <summary>The Iced and Cecil workloads of Hybrid.Weaver.Workloads, and the lane's Newtonsoft.Json workloads, with
+/// inputs fixed once at start-up.</summary>
 internal static class WorkloadSet
 {
     /// <summary>
@@ -39,6 +41,15 @@ internal static class WorkloadSet
                 continue;
             var bytes = File.ReadAllBytes(library.Location);
             cases.Add(new WorkloadCase($"cecil: read+list+write {Path.GetFileName(library.Location)}", () => Workload.Cecil(bytes)));
+        }
+        if (libraries.Any(l => l.GetName().Name == "Newtonsoft.Json"))
+        {
+            // The graph is built by lane code only: nothing of Newtonsoft.Json runs (or is compiled) before the redirects.
+            const int orders = 400;
+            var shop = JsonWorkload.CreateShop(orders, seed: 20240229);
+            cases.Add(new WorkloadCase($"json: serialize+deserialize a {orders}-order graph (4 settings, populate, untyped, XML)", () => JsonWorkload.Serializer(shop)));
+            cases.Add(new WorkloadCase("json: LINQ to JSON (JSONPath, modify, clone, merge, ToObject)", () => JsonWorkload.Linq(shop)));
+            cases.Add(new WorkloadCase("json: JsonTextWriter/JsonTextReader token streaming", () => JsonWorkload.Streaming(shop)));
         }
         return cases;
     }
