@@ -50,6 +50,7 @@ internal sealed class Lane
     private MethodCatalog _catalog = null!;
     private List<WorkloadCase> _cases = null!;
     private List<(string Digest, TimeSpan Elapsed)> _baseline = null!;
+    private readonly List<string> _explainDisagreements = new();
     private PassThroughFactory _factory = null!;
     private long _callsWhileRedirecting;
     private long _callsWhileRedirected;
@@ -103,6 +104,9 @@ internal sealed class Lane
             });
             if (!_options.Child)
                 _checks.Add(("pass-through calls by the workloads > 0", _callsWhileRedirected > 0, $"{_callsWhileRedirected} calls into {_calledMethods} distinct methods"));
+            if (!_options.Child)
+                _checks.Add(("Explain agrees with Redirect for every method", _explainDisagreements.Count == 0,
+                    _explainDisagreements.Count == 0 ? $"{_catalog.Candidates.Count} methods" : $"{_explainDisagreements.Count} disagreements, e.g. {string.Join(" | ", _explainDisagreements.Take(3))}"));
             if (!_options.Child && !_options.BaselineHere)
                 CheckRedirectHolds(); // with the baseline in this process, callers compiled before the redirects may have inlined the formatters (a documented limit)
             if (_options.MaxRefused is int max && !_options.Child)
@@ -221,6 +225,16 @@ internal sealed class Lane
             _refusals.Add(new Refusal(candidate, "lane: build pass-through", e));
             return;
         }
+        // What Explain promises and what Redirect then does must come from the same decision.
+        RedirectPlan? plan = null;
+        try
+        {
+            plan = Engine.Explain(candidate.Method);
+        }
+        catch (Exception e)
+        {
+            _explainDisagreements.Add($"{candidate.Name}: Explain threw {e.GetType().Name}: {e.Message}");
+        }
         Redirection redirection;
         try
         {
@@ -229,8 +243,12 @@ internal sealed class Lane
         catch (Exception e)
         {
             _refusals.Add(new Refusal(candidate, "Redirect", e));
+            if (plan is { CanRedirect: true })
+                _explainDisagreements.Add($"{candidate.Name}: Explain said it can be redirected ({plan.Strategy}), Redirect refused: {e.Message}");
             return;
         }
+        if (plan is not null && (!plan.CanRedirect || plan.Strategy != redirection.Strategy))
+            _explainDisagreements.Add($"{candidate.Name}: Explain said {(plan.CanRedirect ? plan.Strategy.ToString() : "no: " + plan.Summary)}, Redirect used {redirection.Strategy}");
         try
         {
             state.Original = PassThroughFactory.GetOriginal(redirection, delegateType);
