@@ -7,7 +7,8 @@
 #      engine must fall back to the guard by itself (.ci/hardened.sh);
 #   4. the differential lane (.ci/differential.sh): every method of Mono.Cecil, Iced and Newtonsoft.Json redirected
 #      at once to pass-throughs, their workloads' digests compared unredirected / redirected / after dispose — once
-#      with the libraries' code fresh (tier 0) and once after a warm-up in this process (tier 1, OSR);
+#      with the libraries' code fresh (tier 0), once after a warm-up in this process (tier 1, OSR), and once on woven
+#      copies with the strategy pinned to the IL guard;
 #   5. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
 #      benchmark smoke run).
 # Prints one summary line at the end: "tests: N passed, N failed, N skipped".
@@ -41,6 +42,7 @@ lane "engine tests under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=
 lane "arm64 Mono lane" .ci/arm64-mono.sh
 lane "differential: every library method redirected (fresh code)" .ci/differential.sh
 lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here
+lane "differential: every library method redirected through woven IL guards" .ci/differential.sh --il
 for extra in aot e2e parallel-proof bench-quick; do
   [[ -x .ci/$extra.sh ]] && lane "$extra" ".ci/$extra.sh"
 done
