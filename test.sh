@@ -3,8 +3,8 @@
 #   1. the solution's tests — the engine tests on .NET 8, 9 and 10 (a private dotnet root with the 8 and 9 runtimes
 #      from NuGet runtime packs, see .ci/dotnet-runtimes.sh), the weaver tests and the rest;
 #   2. the arm64 Mono lane (.ci/arm64-mono.sh): arm64 code running on a real arm64 JIT under qemu;
-#   3. the engine tests again with the strategy pinned to the IL guard, and under a seccomp W^X filter where the
-#      engine must fall back to the guard by itself (.ci/hardened.sh);
+#   3. the engine tests and the testing API's tests again with the strategy pinned to the IL guard, and under a
+#      seccomp W^X filter where the engine must fall back to the guard by itself (.ci/hardened.sh);
 #   4. the differential lane (.ci/differential.sh): every method of Mono.Cecil, Iced and Newtonsoft.Json redirected
 #      at once to pass-throughs, their workloads' digests compared unredirected / redirected / after dispose — once
 #      with the libraries' code fresh (tier 0), once after a warm-up in this process (tier 1, OSR), and once on woven
@@ -39,6 +39,9 @@ il_filter="TestCategory!=NativeOnly&FullyQualifiedName!~Arm64"
 lane "solution tests (.NET 8, 9, 10)" dotnet test Hybrid.sln -c Release --logger "console;verbosity=minimal"
 lane "engine tests, strategy pinned to IL (.NET 8, 9, 10)" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Engine.Tests -c Release --no-build --filter "$il_filter"
 lane "engine tests under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Engine.Tests -c Release -f net10.0 --no-build --filter "$il_filter"
+# The testing API (Fake.Of & co.) on the IL guard: its suite's targets and framework calls are woven.
+lane "testing API, strategy pinned to IL" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Testing.Tests -c Release --no-build
+lane "testing API under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Testing.Tests -c Release --no-build
 lane "arm64 Mono lane" .ci/arm64-mono.sh
 lane "differential: every library method redirected (fresh code)" .ci/differential.sh
 lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here
