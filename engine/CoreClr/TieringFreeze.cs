@@ -326,16 +326,18 @@ internal static unsafe class TieringFreeze
         asm.cmp(rax, r10);
         asm.je(worker);
         asm.Label(ref differs);
-        asm.add(rsp, 16);
-        asm.pop(rcx);
-        asm.pop(rsi);
-        asm.pop(rdi);
+        Restore();
         asm.jmp(notWorker);
         asm.Label(ref worker);
-        asm.add(rsp, 16);
-        asm.pop(rcx);
-        asm.pop(rsi);
-        asm.pop(rdi);
+        Restore();
+
+        void Restore()
+        {
+            asm.add(rsp, 16);
+            asm.pop(rcx);
+            asm.pop(rsi);
+            asm.pop(rdi);
+        }
     }
 
     private const string TieringWorkerName = ".NET Tiered Com"; // 15 characters and the NUL: the kernel's whole comm field
