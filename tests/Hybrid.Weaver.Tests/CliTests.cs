@@ -33,6 +33,24 @@ namespace Hybrid.Weaver.Tests
         }
 
         [Test]
+        public void NothingWoven_LeavesTheAssemblyUnmarked_SoALaterRunWeaves()
+        {
+            // A selector naming a framework method the assembly never calls (HYB0015) weaves nothing; the assembly
+            // must not be rewritten or marked woven, or the next, correct run would say "already woven".
+            using var dir = new TempDir();
+            var input = dir.Copy(TestPaths.Fixtures);
+            var before = File.ReadAllBytes(input);
+            var (code, output, error) = Cli(input, "-p", "System.IO.File.ReadAllLines");
+            Assert.That(code, Is.EqualTo(CliApp.Ok), error);
+            Assert.That(output + error, Does.Contain(DiagnosticCodes.NoCallSites).And.Contain(DiagnosticCodes.NothingWoven));
+            Assert.That(File.ReadAllBytes(input), Is.EqualTo(before), "left exactly as it was");
+
+            (code, output, error) = Cli(input, "-p", "Hybrid.Weaver.Fixtures.Statics.Add");
+            Assert.That(code, Is.EqualTo(CliApp.Ok), error);
+            Assert.That(output, Does.Contain("wove 1 method").And.Not.Contain(DiagnosticCodes.AlreadyWoven));
+        }
+
+        [Test]
         public void OutOption_LeavesInputAlone()
         {
             using var dir = new TempDir();

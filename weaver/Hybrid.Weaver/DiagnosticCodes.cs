@@ -31,6 +31,8 @@ namespace Hybrid.Weaving
         public const string NowStrongNamed = "HYB0013";
         /// <summary>Warning: a selector names a method that is neither defined in nor called from the assembly (nothing to redirect).</summary>
         public const string NoCallSites = "HYB0015";
+        /// <summary>Info: the selection wove nothing; the assembly was left as it was and not marked woven.</summary>
+        public const string NothingWoven = "HYB0016";
         /// <summary>Error: the input cannot be woven at all (e.g. it is the core library, or a module without an assembly).</summary>
         public const string UnsupportedAssembly = "HYB0014";
 

@@ -241,6 +241,14 @@ namespace Hybrid.Weaving
                                 member: selectorText);
                     }
                 }
+                if (woven.Count == 0 && (callSites == null || callSites.Count == 0))
+                {
+                    // Writing would change nothing but the woven mark, and the mark makes every later run answer
+                    // "already woven" - also one whose selectors would weave something.
+                    Report(DiagnosticCodes.NothingWoven, DiagnosticSeverity.Info,
+                        "nothing was woven: the assembly is left as it was and not marked woven, so a later run with other selectors can weave it");
+                    return !PathsEqual(input, output) ? CopyUnchanged(pdb) : Finish();
+                }
                 weaver.MarkAssembly(Version);
                 return Write(module, symbols, pdbPath);
             }
