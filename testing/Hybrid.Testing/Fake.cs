@@ -280,6 +280,7 @@ public sealed class Fake<TResult> : Fake
     public Fake<TResult> Does<T1>(Func<T1, TResult> body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        CheckArguments(nameof(body), typeof(T1));
         return Typed(SetBehavior(call => body(call.Arg<T1>(0))));
     }
 
@@ -287,6 +288,7 @@ public sealed class Fake<TResult> : Fake
     public Fake<TResult> Does<T1, T2>(Func<T1, T2, TResult> body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        CheckArguments(nameof(body), typeof(T1), typeof(T2));
         return Typed(SetBehavior(call => body(call.Arg<T1>(0), call.Arg<T2>(1))));
     }
 
@@ -294,6 +296,7 @@ public sealed class Fake<TResult> : Fake
     public Fake<TResult> Does<T1, T2, T3>(Func<T1, T2, T3, TResult> body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        CheckArguments(nameof(body), typeof(T1), typeof(T2), typeof(T3));
         return Typed(SetBehavior(call => body(call.Arg<T1>(0), call.Arg<T2>(1), call.Arg<T3>(2))));
     }
 
@@ -307,4 +310,26 @@ public sealed class Fake<TResult> : Fake
     public new Fake<TResult> CallsOriginal() => Typed(base.CallsOriginal());
 
     private static Fake<TResult> Typed(Fake fake) => (Fake<TResult>)fake;
+
+    /// <summary>
+    /// A <c>Does</c> whose lambda takes the method's first arguments must take them as types they can be read as,
+    /// checked when the fake is arranged rather than when the code under test calls it.
+    /// </summary>
+    private void CheckArguments(string parameterName, params Type[] wanted)
+    {
+        var parameters = Method.GetParameters();
+        string shape = $"Does(({string.Join(", ", wanted.Select(Names.Type))}) => ...)";
+        string expected = $"Does(({string.Join(", ", parameters.Select(p => Names.Type(ValueType(p))))}) => ...)";
+        if (wanted.Length > parameters.Length)
+            throw new ArgumentException($"{shape} takes {wanted.Length} argument(s), but {Hub.Name} has {parameters.Length}. Fix: write {expected}, or Does(call => ...) to see the call.", parameterName);
+        for (int i = 0; i < wanted.Length; i++)
+        {
+            var actual = ValueType(parameters[i]);
+            if (!wanted[i].IsAssignableFrom(actual) && !(Nullable.GetUnderlyingType(wanted[i]) == actual))
+                throw new ArgumentException($"{shape} does not match {Hub.Name}: its argument {i} ('{parameters[i].Name}') is a {Names.Type(actual)}, not a {Names.Type(wanted[i])}. Fix: write {expected}.", parameterName);
+        }
+    }
+
+    private static Type ValueType(ParameterInfo parameter) =>
+        parameter.ParameterType.IsByRef ? parameter.ParameterType.GetElementType()! : parameter.ParameterType;
 }

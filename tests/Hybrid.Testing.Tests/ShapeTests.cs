@@ -7,6 +7,20 @@ namespace Hybrid.Testing.Tests;
 public class ShapeTests
 {
     [Test]
+    public void DoesWithWrongArgumentTypes_FailsWhenArranged()
+    {
+        // Not when the code under test calls it, with a message about an API the test never used.
+        var fake = Fake.Of(() => System.IO.File.ReadAllText(Arg.Any<string>()));
+        var e = Assert.Throws<ArgumentException>(() => fake.Does((int x) => "x"))!;
+        Assert.That(e.Message, Does.Contain("Does((System.Int32) => ...) does not match").And.Contain("ReadAllText")
+            .And.Contain("argument 0 ('path') is a System.String").And.Contain("Fix: write Does((System.String) => ...)"));
+        var count = Assert.Throws<ArgumentException>(() => fake.Does((string a, string b) => a + b))!;
+        Assert.That(count.Message, Does.Contain("takes 2 argument(s)").And.Contain("has 1"));
+        fake.Does((object path) => "read " + path); // a wider type is fine
+        Assert.That(System.IO.File.ReadAllText("f"), Is.EqualTo("read f"));
+    }
+
+    [Test]
     public void OutParameterSetByTheFake()
     {
         var fake = Fake.Of(() => Shapes.TryParse(Arg.Any<string>(), out Arg.Ref<int>.Value)).Does(call =>
