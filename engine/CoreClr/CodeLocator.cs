@@ -50,15 +50,7 @@ internal static class CodeLocator
     {
         public static readonly ReadableMemory Instance = new();
 
-        public bool TryRead(ulong address, byte[] buffer)
-        {
-            var memory = PlatformMemory.Current;
-            nint first = (nint)address, last = (nint)address + buffer.Length - 1;
-            if ((memory.Query(first) & PageAccess.Read) == 0 || (memory.PageStart(first) != memory.PageStart(last) && (memory.Query(last) & PageAccess.Read) == 0))
-                return false;
-            Marshal.Copy(first, buffer, 0, buffer.Length);
-            return true;
-        }
+        public bool TryRead(ulong address, byte[] buffer) => PlatformMemory.Current.TryRead((nint)address, buffer);
     }
 
     private static nint StartAddress(MethodTarget target) =>

@@ -47,6 +47,13 @@ internal abstract class PlatformMemory
     /// <summary>Changes the protection of whole pages; returns false (and sets <paramref name="error"/>) when the OS refuses.</summary>
     public abstract bool TryProtect(nint address, nint size, PageAccess access, out int error);
 
+    /// <summary>
+    /// Copies <paramref name="buffer"/>.Length bytes from <paramref name="address"/> when all of them are readable;
+    /// false (nothing copied) when any is not. One system call, no protection query: stub walks read a few words at
+    /// a time, and parsing /proc/self/maps for each took ~200 ms a read under qemu.
+    /// </summary>
+    public abstract bool TryRead(nint address, Span<byte> buffer);
+
     /// <summary>The current protection of the page holding <paramref name="address"/>.</summary>
     public abstract PageAccess Query(nint address);
 

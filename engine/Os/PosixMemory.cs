@@ -31,6 +31,52 @@ internal sealed unsafe class PosixMemory : PlatformMemory
 
     public override void Free(nint address, nint size) => munmap(address, size);
 
+    [DllImport("libc", SetLastError = true)]
+    private static extern int pipe(int* fds);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint write(int fd, nint buffer, nint count);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint read(int fd, byte* buffer, nint count);
+
+    private readonly object _probeGate = new();
+    private int _probeRead = -1, _probeWrite = -1;
+
+    /// <summary>
+    /// The kernel checks the source of a write(2) and answers EFAULT for memory that cannot be read, instead of
+    /// faulting: so the bytes go through a private pipe (capacity 64 KiB; reads here are a few words) and come back.
+    /// </summary>
+    public override bool TryRead(nint address, Span<byte> buffer)
+    {
+        if (buffer.Length == 0)
+            return true;
+        lock (_probeGate)
+        {
+            if (_probeRead < 0)
+            {
+                var fds = stackalloc int[2];
+                if (pipe(fds) != 0)
+                    throw new InvalidOperationException($"pipe() failed (errno {Marshal.GetLastWin32Error()}).");
+                (_probeRead, _probeWrite) = (fds[0], fds[1]);
+            }
+            if (write(_probeWrite, address, buffer.Length) != buffer.Length)
+                return false; // EFAULT: not readable (a short write cannot happen below the pipe's capacity)
+            fixed (byte* target = buffer)
+            {
+                int got = 0;
+                while (got < buffer.Length)
+                {
+                    nint n = read(_probeRead, target + got, buffer.Length - got);
+                    if (n <= 0)
+                        throw new InvalidOperationException($"reading back from the probe pipe failed (errno {Marshal.GetLastWin32Error()}).");
+                    got += (int)n;
+                }
+            }
+            return true;
+        }
+    }
+
     public override nint AllocateNear(nint near, nint size, long maxDistance)
     {
         // The runtime reserves large ranges around its code, so "just try an address nearby" mostly lands in a

@@ -34,6 +34,17 @@ internal sealed unsafe class WindowsMemory : PlatformMemory
     [return: MarshalAs(UnmanagedType.Bool)]
     private static extern bool VirtualFree(nint address, nint size, uint type);
 
+    [DllImport("kernel32", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool ReadProcessMemory(nint process, nint address, byte* buffer, nint size, out nint read);
+
+    /// <summary>ReadProcessMemory on this process fails (instead of faulting) on unreadable memory.</summary>
+    public override bool TryRead(nint address, Span<byte> buffer)
+    {
+        fixed (byte* target = buffer)
+            return ReadProcessMemory(-1 /* GetCurrentProcess() */, address, target, buffer.Length, out nint read) && read == buffer.Length;
+    }
+
     public override void Free(nint address, nint size) => VirtualFree(address, 0, 0x8000 /* MEM_RELEASE */);
 
     public WindowsMemory() => PageSize = Environment.SystemPageSize;
