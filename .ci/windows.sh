@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# .ci/windows.sh [TFM...]
+#
+# The Windows x64 lane: the engine test suite on CoreCLR win-x64 (runtime packs from the NuGet feed, self-contained)
+# under Wine. Installs wine64 (Debian) when missing, keeps a Wine prefix in .ci/cache/wine (created on first use,
+# ~10 s), and runs .ci/engine-exe.sh win-x64 TFM through wine64 for each TFM (default: net10.0).
+# Wine is not the Windows kernel: a result here says "CoreCLR win-x64 code on Wine", not "on Windows".
+#
+# Wine 8.0 (Debian 12's) and CoreCLR exceptions: when CoreCLR unwinds an exception through native frames with
+# RtlUnwindEx, Wine 8 keeps a stale frame on the thread, and the thread's next such exception hangs or overflows the
+# stack ("detected collided unwind", then an access violation in a loop). Hence:
+#   * .NET 8 cannot run here: all its exception handling goes that way, so the second exception on a thread hangs
+#     (a three-line program that throws and catches twice does). `.ci/windows.sh net8.0` still tries, for a newer Wine.
+#   * .NET 10 handles exceptions in managed code, except where they cross native runtime frames: reflection's
+#     first-call invoke (NUnit invokes every test once) is one, so the program is built with emitted invoke stubs
+#     (Switch.System.Reflection.ForceEmitInvoke). A collected DynamicMethod's finalizer then failed with "Internal CLR
+#     error" after many exceptions, so gen0 is made large enough that no GC runs during the ~10 s of tests.
+# Tests excluded by filter (see HYBRID_WINDOWS_FILTER): the Arm64 tests (they need the Linux cross tools, objdump and
+# qemu, and with CI=true a missing tool is a failure) and the concurrent install/dispose stress test (the thread fence
+# is Linux-only; on win-x64 it ends the process).
+#
+# Environment:
+#   HYBRID_WINE_PREFIX         Wine prefix (default: .ci/cache/wine)
+#   HYBRID_WIN_X64_VERSIONS    runtime (and apphost) pack per TFM, pinned to versions the feed serves
+#                              (default: "net10.0=10.0.12 net8.0=8.0.31", the SDK 10.0.4xx choices)
+#   HYBRID_WINDOWS_FILTER      test filter (VSTest syntax); empty runs every test
+#   HYBRID_EXE_TIMEOUT         seconds per run (default here: 300)
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+log() { printf '[windows] %s\n' "$*" >&2; }
+
+wine=/usr/lib/wine/wine64
+if [[ ! -x $wine ]]; then
+  sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  log "installing wine64"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends wine64 >/dev/null || { log "apt-get install wine64 failed"; exit 1; }
+fi
+[[ -x $wine ]] || { log "no $wine after installing wine64"; exit 1; }
+log "$("$wine" --version)"
+
+prefix="${HYBRID_WINE_PREFIX:-$repo/.ci/cache/wine}"
+mkdir -p "$prefix"
+export WINEPREFIX="$prefix" WINEDEBUG=-all
+if [[ ! -f $prefix/system.reg ]]; then
+  started=$SECONDS
+  # No Wine Mono / Gecko install prompts while the prefix is made (.NET needs neither; mscoree must stay enabled
+  # afterwards: Wine's loader needs it to map IL-only assemblies).
+  WINEDLLOVERRIDES="mscoree,mshtml=" "$wine" wineboot --init >/dev/null 2>&1 || { log "wineboot --init failed in $prefix"; exit 1; }
+  /usr/lib/wine/wineserver -w 2>/dev/null || true
+  log "created Wine prefix $prefix in $((SECONDS - started))s"
+fi
+
+declare -A pinned=()
+for kv in ${HYBRID_WIN_X64_VERSIONS:-net10.0=10.0.12 net8.0=8.0.31}; do pinned[${kv%%=*}]=${kv#*=}; done
+tfms=("$@"); ((${#tfms[@]})) || tfms=(net10.0)
+filter="${HYBRID_WINDOWS_FILTER-FullyQualifiedName!~Hybrid.Tests.Arm64.&FullyQualifiedName!~ConcurrentCallersSeeOldOrNewResultWhileRedirectsComeAndGo}"
+args=(); [[ -n $filter ]] && args=(--filter "$filter")
+
+status=0
+for tfm in "${tfms[@]}"; do
+  v=${pinned[$tfm]:-}
+  HYBRID_EXE_RUNTIME_VERSION=$v HYBRID_EXE_APPHOST_VERSION=$v HYBRID_EXE_TIMEOUT="${HYBRID_EXE_TIMEOUT:-300}" \
+  HYBRID_EXE_PROPS="-p:HybridExeForceEmitInvoke=true" \
+    .ci/engine-exe.sh win-x64 "$tfm" env WINEPREFIX="$prefix" WINEDEBUG=-all DOTNET_GCgen0size=0x30000000 "$wine" \
+      -- "${args[@]}" || status=1
+done
+/usr/lib/wine/wineserver -k 2>/dev/null || true
+exit $status
