@@ -9,7 +9,8 @@
 #      at once to pass-throughs, their workloads' digests compared unredirected / redirected / after dispose — once
 #      with the libraries' code fresh (tier 0), once after a warm-up in this process (tier 1, OSR), and once on woven
 #      copies with the strategy pinned to the IL guard;
-#   5. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
+#   5. the engine tests on CoreCLR win-x64 (.NET 10) under Wine (.ci/windows.sh, self-contained test program);
+#   6. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
 #      benchmark smoke run).
 # Prints one summary line at the end: "tests: N passed, N failed, N skipped".
 # Needs the Debian packages that .ci/run installs (cross binutils/gcc, qemu-user-static, debootstrap).
@@ -46,6 +47,7 @@ lane "arm64 Mono lane" .ci/arm64-mono.sh
 lane "differential: every library method redirected (fresh code)" .ci/differential.sh
 lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here
 lane "differential: every library method redirected through woven IL guards" .ci/differential.sh --il
+lane "engine tests on CoreCLR win-x64 under Wine (.NET 10)" .ci/windows.sh
 for extra in aot e2e parallel-proof bench-quick; do
   [[ -x .ci/$extra.sh ]] && lane "$extra" ".ci/$extra.sh"
 done

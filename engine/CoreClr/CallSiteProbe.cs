@@ -51,19 +51,23 @@ internal static unsafe class CallSiteProbe
             at += ins.Length;
             if (ins.IsInvalid)
                 break;
-            if (ins.Code == Code.Mov_r64_imm64)
+            // A constant below 4 GiB is loaded with `mov r32, imm32` (zero-extended): Windows maps the runtime low.
+            if (ins.Code is Code.Mov_r64_imm64 or Code.Mov_r32_imm32)
             {
-                constants[ins.Op0Register] = ins.Immediate64;
-                keyLoaded |= ins.Immediate64 == key;
+                ulong value = ins.Code == Code.Mov_r64_imm64 ? ins.Immediate64 : ins.Immediate32;
+                constants[ins.Op0Register.GetFullRegister()] = value;
+                keyLoaded |= value == key;
             }
             else if ((ins.Mnemonic == Mnemonic.Call || IsTailCall(ins, code)) && (keyLoaded || !keyed))
             {
-                // The call through the method's indirection cell: `call [rip+cell]`, `call [reg]` after
+                // The call through the method's indirection cell: `call [rip+cell]` (or `[abs32]`), `call [reg]` after
                 // `mov reg, cell` (a vtable slot of a virtual method), or `call rel32` to its precode. Keyed probes
                 // take the call after the key load; the others the last call, the probe's only real one.
                 nint entry = 0;
                 if (ins.Op0Kind == OpKind.Memory && ins.IsIPRelativeMemoryOperand)
                     entry = *(nint*)X64Decoding.RipTarget(ins);
+                else if (ins.Op0Kind == OpKind.Memory && ins.MemoryBase == Register.None && ins.MemoryIndex == Register.None)
+                    entry = *(nint*)(nint)ins.MemoryDisplacement64; // `call [abs32]`: a cell below 2 GiB (Windows)
                 else if (ins.Op0Kind == OpKind.Memory && ins.MemoryIndex == Register.None && constants.TryGetValue(ins.MemoryBase, out var cell))
                     entry = *(nint*)(nint)(cell + ins.MemoryDisplacement64);
                 else if (ins.Op0Kind is OpKind.NearBranch64)

@@ -8,7 +8,7 @@ internal sealed unsafe class WindowsMemory : PlatformMemory
 {
     private const uint MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000;
     private const uint PAGE_NOACCESS = 0x01, PAGE_READONLY = 0x02, PAGE_READWRITE = 0x04, PAGE_EXECUTE = 0x10,
-        PAGE_EXECUTE_READ = 0x20, PAGE_EXECUTE_READWRITE = 0x40, PAGE_EXECUTE_WRITECOPY = 0x80, PAGE_WRITECOPY = 0x08;
+        PAGE_EXECUTE_READ = 0x20, PAGE_EXECUTE_READWRITE = 0x40, PAGE_EXECUTE_WRITECOPY = 0x80, PAGE_WRITECOPY = 0x08, PAGE_GUARD = 0x100;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct MemoryBasicInformation
@@ -34,15 +34,23 @@ internal sealed unsafe class WindowsMemory : PlatformMemory
     [return: MarshalAs(UnmanagedType.Bool)]
     private static extern bool VirtualFree(nint address, nint size, uint type);
 
-    [DllImport("kernel32", SetLastError = true)]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static extern bool ReadProcessMemory(nint process, nint address, byte* buffer, nint size, out nint read);
-
-    /// <summary>ReadProcessMemory on this process fails (instead of faulting) on unreadable memory.</summary>
+    /// <summary>
+    /// Each page of the range must be committed and readable (VirtualQuery, one system call a page — cheap on Windows);
+    /// ReadProcessMemory alone is not enough: Wine's copies from a PAGE_NOACCESS page of the calling process.
+    /// </summary>
     public override bool TryRead(nint address, Span<byte> buffer)
     {
-        fixed (byte* target = buffer)
-            return ReadProcessMemory(-1 /* GetCurrentProcess() */, address, target, buffer.Length, out nint read) && read == buffer.Length;
+        if (buffer.Length == 0)
+            return true;
+        for (nint page = PageStart(address); page <= address + buffer.Length - 1; page += PageSize)
+        {
+            if (VirtualQuery(page, out var info, sizeof(MemoryBasicInformation)) == 0 || info.State != MEM_COMMIT)
+                return false;
+            if ((info.Protect & PAGE_GUARD) != 0 || (info.Protect & 0xFF) is PAGE_NOACCESS or PAGE_EXECUTE or 0)
+                return false;
+        }
+        new ReadOnlySpan<byte>((void*)address, buffer.Length).CopyTo(buffer);
+        return true;
     }
 
     public override void Free(nint address, nint size) => VirtualFree(address, 0, 0x8000 /* MEM_RELEASE */);

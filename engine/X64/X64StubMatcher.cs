@@ -15,11 +15,11 @@ internal enum X64StubKind
     StubPrecode,
     /// <summary>CoreCLR call-counting stub: <c>mov rax,[rip+Counter]; dec word [rax]; je ..; jmp [rip+Target]</c>.</summary>
     CallCountingStub,
-    /// <summary>A plain jump: <c>jmp rel32</c>, <c>jmp [rip+X]</c> or the runtime's jump stub <c>mov rax,imm64; jmp rax</c>.</summary>
+    /// <summary>A plain jump: <c>jmp rel32</c>, <c>jmp [rip+X]</c> or the runtime's jump stub <c>mov rax,imm64; jmp rax</c> (<c>mov eax,imm32</c> below 4 GiB).</summary>
     Jump,
     /// <summary>
     /// CoreCLR unboxing stub of a struct's virtual or interface method: <c>add this,8</c> then a jump to the method's
-    /// own entry. Reflection hands out the unboxing-stub MethodDesc for such methods, so its precode leads here;
+    /// own entry (next: the jump after the adjustment). Reflection hands out the unboxing-stub MethodDesc for such methods, so its precode leads here;
     /// patching this stub would redirect only boxed calls, and with <c>this</c> pointing at the box header.
     /// </summary>
     UnboxingStub,
@@ -62,15 +62,15 @@ internal static unsafe class X64StubMatcher
             next = *(nint*)X64Decoding.RipTarget(second);
             return X64StubKind.StubPrecode;
         }
-        // `this` is the first argument, or the second when a hidden return buffer comes first.
+        // `this` is the first argument, or the second when a hidden return buffer comes first. Whatever follows the
+        // adjustment (a plain jump, or an indirection shaped like a precode) is a stub of its own: the walk goes on there.
         if (first.Code is Code.Add_rm64_imm8 or Code.Add_rm64_imm32 && first.Op0Kind == OpKind.Register && first.Immediate32 == 8
             && (first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[0] || first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[1]))
         {
-            var jump = Classify(address + first.Length, out next, out _);
-            if (jump == X64StubKind.Jump)
-                return X64StubKind.UnboxingStub;
-            next = 0;
-            return X64StubKind.Body;
+            if (Classify(address + first.Length, out _, out _) is X64StubKind.Body or X64StubKind.UncompiledFixupPrecode)
+                return X64StubKind.Body;
+            next = address + first.Length;
+            return X64StubKind.UnboxingStub;
         }
         if (first.Code == Code.Mov_r64_rm64 && first.Op0Register == Register.RAX && first.IsIPRelativeMemoryOperand
             && second.Mnemonic == Mnemonic.Dec && second.Op0Kind == OpKind.Memory && second.MemoryBase == Register.RAX)
@@ -88,10 +88,12 @@ internal static unsafe class X64StubMatcher
             next = (nint)first.NearBranchTarget;
             return X64StubKind.Jump;
         }
-        if (first.Code == Code.Mov_r64_imm64 && first.Op0Register == Register.RAX
+        // The runtime's jump stub: `mov rax, imm64; jmp rax`, or `mov eax, imm32; jmp rax` when the target lies below
+        // 4 GiB (seen on Windows, where the runtime's code can be mapped low).
+        if ((first.Code == Code.Mov_r64_imm64 && first.Op0Register == Register.RAX || first.Code == Code.Mov_r32_imm32 && first.Op0Register == Register.EAX)
             && second.Code == Code.Jmp_rm64 && second.Op0Kind == OpKind.Register && second.Op0Register == Register.RAX)
         {
-            next = (nint)first.Immediate64;
+            next = first.Code == Code.Mov_r64_imm64 ? (nint)first.Immediate64 : (nint)first.Immediate32;
             return X64StubKind.Jump;
         }
         return X64StubKind.Body;

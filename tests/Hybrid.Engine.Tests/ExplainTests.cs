@@ -55,6 +55,18 @@ public class ExplainTests
     }
 
     [Test]
+    public void WarnsWhereNoThreadFenceGuardsTheWrite()
+    {
+        var plan = Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Twice))!);
+        bool fenced = Os.LinuxX64ThreadFence.UnavailableReason is null
+            || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64;
+        if (fenced)
+            Assert.That(plan.Warnings, Has.None.Contains("not stopped"));
+        else
+            Assert.That(plan.Warnings, Has.Some.Contains("Other threads are not stopped while the entry jump is written").And.Some.Contains("<Patchable"));
+    }
+
+    [Test]
     public void SaysWhatHappensWithSharedGenericCode()
     {
         var plan = Engine.Explain(typeof(Generic).GetMethod(nameof(Generic.Name))!.MakeGenericMethod(typeof(string)));

@@ -99,6 +99,8 @@ public class LifecycleTests
     [Test]
     public void ConcurrentCallersSeeOldOrNewResultWhileRedirectsComeAndGo()
     {
+        if (Os.LinuxX64ThreadFence.UnavailableReason is { } noFence && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+            Assert.Ignore($"Writing an entry jump while other threads call the method needs a thread fence, and this platform has none ({noFence}); Explain says so (ExplainTests.WarnsWhereNoThreadFenceGuardsTheWrite).");
         var thrice = C(nameof(Calc.Thrice));
         var plus = C(nameof(Calc.Plus1000));
         int wrong = 0;

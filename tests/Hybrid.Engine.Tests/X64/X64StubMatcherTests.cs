@@ -7,7 +7,8 @@ namespace Hybrid.Tests.X64;
 
 /// <summary>
 /// <see cref="X64StubMatcher.Classify"/> over stub shapes copied from CoreCLR x64 (.NET 8–10), placed in a buffer:
-/// offset 0 holds the code, offset 0x1000 its data (a FixupPrecode's Target and MethodDesc slots).
+/// offset 0 holds the code, offset 0x1000 its data (a FixupPrecode's Target and MethodDesc slots). The Windows rows
+/// (unboxing stubs adjust rcx/rdx there) run on the Windows lane.
 /// </summary>
 internal unsafe class X64StubMatcherTests
 {
@@ -22,9 +23,13 @@ internal unsafe class X64StubMatcherTests
         // mov r10,[rip+0x1001] (→ data+8); jmp [rip+0xff3] (→ data+0)
         new TestCaseData("4c8b1501100000 ff25f30f0000", X64StubKind.StubPrecode, Target, MethodDesc).SetName("StubPrecode: target and MethodDesc from its data"),
         // add rdi,8; mov rax,imm64; jmp rax (SysV this); on Windows `this` is rcx
-        new TestCaseData(SysV ? "4883c708 48b88877665544332211 ffe0" : "4883c108 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, Target, 0L).SetName("unboxing stub: this += 8, then a jump"),
+        new TestCaseData(SysV ? "4883c708 48b88877665544332211 ffe0" : "4883c108 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this += 8, then a jump (next: the jump, 4 bytes in)"),
         // add rsi,8 (SysV: `this` after a hidden return buffer)
-        new TestCaseData(SysV ? "4883c608 48b88877665544332211 ffe0" : "4883c208 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, Target, 0L).SetName("unboxing stub: this in the second argument register"),
+        new TestCaseData(SysV ? "4883c608 48b88877665544332211 ffe0" : "4883c208 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this in the second argument register"),
+        // mov eax,imm32; jmp rax: the runtime's jump stub to a target below 4 GiB (Windows, under Wine)
+        new TestCaseData("b888776655 ffe0", X64StubKind.Jump, 0x55667788L, 0L).SetName("jump stub with a 32-bit target"),
+        // add rcx,8; mov eax,imm32; jmp rax: the unboxing stub seen on win-x64 (SysV: rdi)
+        new TestCaseData(SysV ? "4883c708 b888776655 ffe0" : "4883c108 b888776655 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub with a 32-bit jump target"),
         // add r11,8; mov rax,imm64; jmp rax: not an argument register, so a body
         new TestCaseData("4983c308 48b88877665544332211 ffe0", X64StubKind.Body, 0L, 0L).SetName("add r11,8 then a jump: a body"),
         // add rdi,8; ret: no jump after it, a body
@@ -45,7 +50,8 @@ internal unsafe class X64StubMatcherTests
             *(long*)(memory + 0x1010) = 0x0BAD;
             var kind = X64StubMatcher.Classify(memory, out var found, out var foundMethodDesc);
             Assert.That(kind, Is.EqualTo(expected));
-            Assert.That((long)found, Is.EqualTo(next));
+            // An unboxing stub leads to the jump right after its adjustment, an offset into the buffer.
+            Assert.That(kind == X64StubKind.UnboxingStub ? (long)(found - memory) : (long)found, Is.EqualTo(next));
             Assert.That((long)foundMethodDesc, Is.EqualTo(methodDesc));
         }
         finally
