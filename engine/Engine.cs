@@ -204,7 +204,7 @@ public static class Engine
                 ? $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the object's exact type, so it applies to instances whose runtime type is exactly {MethodTarget.TypeName(target.DeclaringType)}; instances of subclasses and other instantiations run the original."
                 : $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the hidden instantiation argument, so only this instantiation is redirected; the others run the original.");
         if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
-            && LinuxX64ThreadFence.UnavailableReason is { } noFence)
+            && ThreadFence.UnavailableReason is { } noFence)
             warnings.Add($"Other threads are not stopped while the entry jump is written ({noFence}): a thread preempted inside the first instructions of {name} at that moment would resume in the middle of the jump and crash. Install the redirect before other threads call {name}, or weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) so the IL guard serves it without writing code.");
         var freeze = Host.IsCoreClr ? TieringFreeze.UnavailableReason : null;
         if (freeze is not null)

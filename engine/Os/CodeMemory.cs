@@ -122,14 +122,14 @@ internal static unsafe class CodeMemory
     }
 
     /// <summary>
-    /// Writes a jump over the first instructions of a method that other threads may be running: on x64 Linux with
-    /// every running thread parked and moved off the overwritten instruction boundaries (<see cref="LinuxX64ThreadFence"/>);
-    /// elsewhere as <see cref="Write(nint, ReadOnlySpan{byte})"/> does.
+    /// Writes a jump over the first instructions of a method that other threads may be running: behind the platform's
+    /// thread fence (<see cref="ThreadFence"/>: other threads stopped and moved off the overwritten instruction
+    /// boundaries); where there is none, as <see cref="Write(nint, ReadOnlySpan{byte})"/> does (Explain warns).
     /// </summary>
     public static void WriteWithThreadsParked(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
     {
         ThrowIfSimulatedRefusal(address);
-        if (!LinuxX64ThreadFence.IsSupported || LinuxX64ThreadFence.UnavailableReason is not null || fixups.Length == 0)
+        if (ThreadFence.UnavailableReason is not null || fixups.Length == 0)
         {
             Write(address, bytes);
             return;
@@ -143,7 +143,7 @@ internal static unsafe class CodeMemory
                 Write(address, bytes);
                 return;
             }
-            if (!LinuxX64ThreadFence.TryWrite(address, bytes, fixups, original, out int error))
+            if (!ThreadFence.TryWrite(address, bytes, fixups, original, out int error))
                 throw new CodeWriteRefusedException(
                     $"The operating system refused to make code at 0x{address:x} writable (error {error}); " +
                     "this process enforces W^X (no page may be writable and executable at once).", error);

@@ -58,7 +58,7 @@ public class ExplainTests
     public void WarnsWhereNoThreadFenceGuardsTheWrite()
     {
         var plan = Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Twice))!);
-        bool fenced = Os.LinuxX64ThreadFence.UnavailableReason is null
+        bool fenced = Os.ThreadFence.UnavailableReason is null
             || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64;
         if (fenced)
             Assert.That(plan.Warnings, Has.None.Contains("not stopped"));
