@@ -133,7 +133,10 @@ public class LifecycleTests
         callers.ForEach(t => t.Join());
         Assert.That(wrong, Is.Zero);
         Assert.That(calls, Is.GreaterThan(10_000));
-        // The fence really stopped the callers (8 busy threads on a few cores are always running or runnable).
+        // The fence really stopped the callers (8 busy threads on a few cores are always running or runnable) —
+        // where jumps are written at all: the IL guard writes no code.
+        if (Categories.ExpectedStrategy != RedirectStrategy.NativeJump)
+            return;
         if (Hybrid.Os.LinuxX64ThreadFence.IsSupported)
             Assert.That(Hybrid.Os.LinuxX64ThreadFence.ThreadsParked, Is.GreaterThan(0));
         if (Hybrid.Os.WindowsX64ThreadFence.IsSupported)
