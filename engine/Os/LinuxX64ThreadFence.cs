@@ -92,25 +92,15 @@ internal static unsafe class LinuxX64ThreadFence
             if (s_unavailable is not null)
                 throw new InvalidOperationException(s_unavailable);
 
-            nint first = address & ~(nint)7;
-            nint last = (address + bytes.Length - 1) & ~(nint)7;
-            int words = (int)((last - first) / 8) + 1;
-            if (words > 2)
-                throw new ArgumentException("patch spans more than two words", nameof(bytes));
-            var writes = stackalloc long[4];
+            var wordAddresses = stackalloc nint[2];
+            var wordValues = stackalloc long[2];
+            int words = ThreadFence.PatchWords(address, bytes, wordAddresses, wordValues);
+            nint first = wordAddresses[0], last = wordAddresses[words - 1];
+            var writes = stackalloc long[4]; // (aligned address, value) pairs, as the routine reads them
             for (int w = 0; w < words; w++)
             {
-                nint word = first + w * 8;
-                long value = *(long*)word;
-                var span = new Span<byte>(&value, 8);
-                for (int i = 0; i < bytes.Length; i++)
-                {
-                    nint at = address + i;
-                    if (at >= word && at < word + 8)
-                        span[(int)(at - word)] = bytes[i];
-                }
-                writes[2 * w] = word;
-                writes[2 * w + 1] = value;
+                writes[2 * w] = wordAddresses[w];
+                writes[2 * w + 1] = wordValues[w];
             }
 
             AddFixups(fixups);

@@ -23,6 +23,36 @@ internal static class ThreadFence
             ? LinuxX64ThreadFence.TryWrite(address, bytes, fixups, original, out error)
             : WindowsX64ThreadFence.TryWrite(address, bytes, fixups, out error);
 
+    /// <summary>
+    /// The aligned 8-byte words that hold <paramref name="bytes"/> at <paramref name="address"/> once written — their
+    /// addresses in <paramref name="words"/>, their new contents (old bytes around the patch kept) in
+    /// <paramref name="values"/> — and how many there are. A fence writes each with one locked store; an entry patch
+    /// spans at most two.
+    /// </summary>
+    public static unsafe int PatchWords(nint address, ReadOnlySpan<byte> bytes, nint* words, long* values)
+    {
+        nint first = address & ~(nint)7;
+        nint last = (address + bytes.Length - 1) & ~(nint)7;
+        int count = (int)((last - first) / 8) + 1;
+        if (count > 2)
+            throw new ArgumentException("patch spans more than two words", nameof(bytes));
+        for (int w = 0; w < count; w++)
+        {
+            nint word = first + w * 8;
+            long value = *(long*)word;
+            var span = new Span<byte>(&value, 8);
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                nint at = address + i;
+                if (at >= word && at < word + 8)
+                    span[(int)(at - word)] = bytes[i];
+            }
+            words[w] = word;
+            values[w] = value;
+        }
+        return count;
+    }
+
     /// <summary>The jump covering <paramref name="fixups"/> is gone (Linux keeps a table of them for its signal handler).</summary>
     public static void RemoveFixups((nint From, nint To)[] fixups)
     {

@@ -74,25 +74,10 @@ internal static unsafe class WindowsX64ThreadFence
             Initialize();
             if (s_unavailable is not null)
                 throw new InvalidOperationException(s_unavailable);
-            nint first = address & ~(nint)7;
-            nint last = (address + bytes.Length - 1) & ~(nint)7;
-            int words = (int)((last - first) / 8) + 1;
-            if (words > 2)
-                throw new ArgumentException("patch spans more than two words", nameof(bytes));
+            var wordAddresses = stackalloc nint[2];
             var values = stackalloc long[2];
-            for (int w = 0; w < words; w++)
-            {
-                nint word = first + w * 8;
-                long value = *(long*)word;
-                var span = new Span<byte>(&value, 8);
-                for (int i = 0; i < bytes.Length; i++)
-                {
-                    nint at = address + i;
-                    if (at >= word && at < word + 8)
-                        span[(int)(at - word)] = bytes[i];
-                }
-                values[w] = value;
-            }
+            int words = ThreadFence.PatchWords(address, bytes, wordAddresses, values);
+            nint first = wordAddresses[0];
 
             // Everything the section needs, made before any thread is suspended.
             var handles = OpenOtherThreads();
