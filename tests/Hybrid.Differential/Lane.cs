@@ -19,7 +19,7 @@ internal sealed record Refusal(Candidate Candidate, string Stage, Exception Erro
         {
             string message = Error.Message.Replace('\n', ' ').Replace('\r', ' ')
                 .Replace(Candidate.Name, "<method>", StringComparison.Ordinal)
-                .Replace(MethodCatalog.TypeName(Candidate.Method.DeclaringType!), "<type>", StringComparison.Ordinal);
+                .Replace(Hybrid.Targets.MethodTarget.TypeName(Candidate.Method.DeclaringType!), "<type>", StringComparison.Ordinal);
             message = s_hex.Replace(message, "0x…");
             message = s_number.Replace(message, "#");
             if (message.Length > 80)

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Reflection;
-using System.Text;
 
 namespace Hybrid.Differential;
 
@@ -46,7 +45,7 @@ internal sealed class MethodCatalog
             catalog.Assemblies.Add(assembly);
             foreach (var method in MethodsOf(assembly))
             {
-                string name = Describe(method);
+                string name = Hybrid.Targets.MethodTarget.Describe(method); // the engine's own naming, as in its messages
                 string? reason = SkipReason(method);
                 if (reason is not null)
                 {
@@ -111,39 +110,5 @@ internal sealed class MethodCatalog
         if (method.GetMethodBody() is null)
             return "no IL body";
         return null;
-    }
-
-    /// <summary><c>Ns.Type+Nested.Method(Int32, ref String)</c>: the engine's own way of naming methods, so that names in
-    /// refusal messages can be folded away when refusals are grouped.</summary>
-    public static string Describe(MethodBase method)
-    {
-        var sb = new StringBuilder();
-        sb.Append(method.DeclaringType is null ? "<global>" : TypeName(method.DeclaringType)).Append('.').Append(method.Name);
-        if (method.IsGenericMethod)
-            sb.Append('<').Append(string.Join(", ", method.GetGenericArguments().Select(TypeName))).Append('>');
-        sb.Append('(').Append(string.Join(", ", method.GetParameters().Select(p => TypeName(p.ParameterType)))).Append(')');
-        return sb.ToString();
-    }
-
-    public static string TypeName(Type type)
-    {
-        if (type.IsByRef)
-            return "ref " + TypeName(type.GetElementType()!);
-        if (type.IsPointer)
-            return TypeName(type.GetElementType()!) + "*";
-        if (type.IsArray)
-            return TypeName(type.GetElementType()!) + "[" + new string(',', type.GetArrayRank() - 1) + "]";
-        if (type.IsGenericParameter)
-            return type.Name;
-        string name = type.IsNested ? TypeName(type.DeclaringType!) + "+" + type.Name : (type.Namespace is null ? type.Name : type.Namespace + "." + type.Name);
-        int tick = name.LastIndexOf('`');
-        if (tick >= 0 && type.IsGenericType)
-        {
-            var args = type.GetGenericArguments();
-            if (type.IsNested && type.DeclaringType!.IsGenericType)
-                args = args.Skip(type.DeclaringType.GetGenericArguments().Length).ToArray();
-            name = name.Substring(0, tick) + "<" + string.Join(", ", args.Select(TypeName)) + ">";
-        }
-        return name;
     }
 }
