@@ -1,58 +1,17 @@
 using System;
-using System.Reflection;
-using System.Runtime.InteropServices;
-using Hybrid.Arm64;
 using Hybrid.Compat;
-using Hybrid.Os;
 using Hybrid.Targets;
-using Hybrid.X64;
 
 namespace Hybrid.CoreClr;
 
 /// <summary>
 /// Finds the compiled body of a method. CoreCLR: start at its stable entry point (<c>GetFunctionPointer</c>, a
-/// precode) and follow the stubs the runtime puts in between, recognised by the CPU's stub matcher
-/// (<see cref="X64StubMatcher"/>, <see cref="Arm64StubMatcher"/>). Mono: <c>GetFunctionPointer</c> compiles the
+/// precode) and follow the stubs the runtime puts in between, recognised by the CPU's <see cref="ICodeReader"/>
+/// (the same walk on x64 and arm64). Mono: <c>GetFunctionPointer</c> compiles the
 /// method and answers with its native code (<c>mono_compile_method</c>); there is no precode in front of it.
 /// </summary>
 internal static class CodeLocator
 {
-    public static nint FindBody(MethodTarget target, Func<nint, bool>? isHookedBody = null)
-    {
-        if (Host.IsMono)
-        {
-            nint code = target.Method.MethodHandle.GetFunctionPointer();
-            if (code == 0)
-                throw new NotSupportedException($"Mono returned no code for {MethodTarget.Describe(target.Method)}.");
-            return code;
-        }
-        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
-            return FollowArm64(target, StartAddress(target));
-        return Locate(target, isHookedBody).Body;
-    }
-
-    /// <summary>
-    /// arm64 CoreCLR: precodes, call-counting stubs and jump stubs are recognised from the runtime's stub templates.
-    /// A body we hooked starts with <c>B stub</c>, which matches no stub pattern, so the walk stops there.
-    /// </summary>
-    private static nint FollowArm64(MethodTarget target, nint entry)
-    {
-        var walk = Arm64StubMatcher.Resolve((ulong)entry, ReadableMemory.Instance);
-        return walk.Status switch
-        {
-            Arm64ResolveStatus.Resolved => (nint)walk.Body!.Value,
-            Arm64ResolveStatus.NotPrepared => throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} has no compiled code even after RuntimeHelpers.PrepareMethod; its precode at 0x{entry:x} still points at the runtime's prestub."),
-            _ => throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: the stubs in front of its code at 0x{entry:x} could not be followed ({walk.Chain.Count} recognised); this runtime's layout is not one Hybrid knows."),
-        };
-    }
-
-    private sealed class ReadableMemory : IArm64MemoryReader
-    {
-        public static readonly ReadableMemory Instance = new();
-
-        public bool TryRead(ulong address, byte[] buffer) => PlatformMemory.Current.TryRead((nint)address, buffer);
-    }
-
     private static nint StartAddress(MethodTarget target) =>
         // Shared code that takes a hidden instantiation argument has no usable stable entry point: GetFunctionPointer
         // (ldftn) answers with a stub that supplies the argument, not the code callers reach. Ask a caller instead.
@@ -71,8 +30,13 @@ internal static class CodeLocator
     /// </summary>
     public static LocatedCode Locate(MethodTarget target, Func<nint, bool>? isHookedBody = null)
     {
-        if (Host.IsMono || RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
-            return new LocatedCode(FindBody(target, isHookedBody), CompileKey(target));
+        if (Host.IsMono)
+        {
+            nint code = target.Method.MethodHandle.GetFunctionPointer();
+            if (code == 0)
+                throw new NotSupportedException($"Mono returned no code for {MethodTarget.Describe(target.Method)}.");
+            return new LocatedCode(code, 0);
+        }
         var located = Walk(target, StartAddress(target), isHookedBody, probeWhenUncompiled: target.Context != GenericContext.HiddenArgument);
         return located.MethodDesc == 0 ? located with { MethodDesc = CompileKey(target) } : located;
     }
@@ -86,33 +50,33 @@ internal static class CodeLocator
             // A body we already hooked starts with our jump; following it would lead into the replacement.
             if (isHookedBody?.Invoke(at) == true)
                 return new LocatedCode(at, methodDesc);
-            var kind = X64StubMatcher.Classify(at, out var next, out var stubMethodDesc);
+            var kind = CodeReaders.Current.Classify(at, out var next, out var stubMethodDesc);
             switch (kind)
             {
-                case X64StubKind.Body when unboxed && methodDesc == 0:
+                case StubKind.Body when unboxed && methodDesc == 0:
                     // The hold and the inlining block would go to the unboxing stub's MethodDesc, not the body's.
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: its unboxing stub leads straight to code, with no precode that names the MethodDesc the code is compiled under; this runtime's layout is not one Hybrid knows.");
-                case X64StubKind.Body:
+                case StubKind.Body:
                     return new LocatedCode(at, methodDesc);
-                case X64StubKind.UnboxingStub when !unboxed && target.IsInstance && target.DeclaringType.IsValueType:
+                case StubKind.UnboxingStub when !unboxed && target.IsInstance && target.DeclaringType.IsValueType:
                     // Everything before it served the unboxing stub's MethodDesc (what reflection hands out); the
                     // struct's code and its MethodDesc come after.
                     unboxed = true;
                     methodDesc = 0;
                     at = next;
                     break;
-                case X64StubKind.UnboxingStub when unboxed:
+                case StubKind.UnboxingStub when unboxed:
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: an unboxing stub leads to another; this runtime's layout is not one Hybrid knows.");
-                case X64StubKind.UnboxingStub:
+                case StubKind.UnboxingStub:
                     return new LocatedCode(at, methodDesc); // not a struct method: a body that merely begins like one
-                case X64StubKind.UncompiledFixupPrecode when probeWhenUncompiled:
+                case StubKind.UncompiledFixupPrecode when probeWhenUncompiled:
                     // A virtual method whose callers go through vtable slots that the runtime backpatches with its
                     // code (CoreCLR "entry point slot backpatching" for tiered virtual methods): its precode stays on
                     // the prestub forever. Ask the JIT what a direct caller calls: the slot, whose content is the code.
                     probeWhenUncompiled = false;
                     at = CallSiteProbe.EntryCalledFor(target);
                     break;
-                case X64StubKind.UncompiledFixupPrecode:
+                case StubKind.UncompiledFixupPrecode:
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} has no compiled code even after RuntimeHelpers.PrepareMethod; its precode at 0x{at:x} still points at the runtime's prestub.");
                 default:
                     if (stubMethodDesc != 0)

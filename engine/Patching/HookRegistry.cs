@@ -149,8 +149,6 @@ internal static unsafe class HookRegistry
     {
         if (Host.IsMono && target.IsSharedCode)
             return "it runs generic code that Mono shares between reference-type instantiations, and the native jump on Mono cannot yet tell them apart (it would redirect every instantiation)";
-        if (IsArm64 && Host.IsCoreClr && target.Context == GenericContext.HiddenArgument)
-            return "it runs shared generic code reached through a hidden instantiation argument, which the arm64 CoreCLR path cannot locate yet";
         return null;
     }
 

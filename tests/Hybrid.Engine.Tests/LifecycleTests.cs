@@ -15,6 +15,20 @@ public class LifecycleTests
 {
     private static readonly MethodInfo Twice = typeof(Calc).GetMethod(nameof(Calc.Twice))!;
     private static MethodInfo C(string name) => typeof(Calc).GetMethod(name)!;
+    private static bool IsArm64 => System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+
+    /// <summary>The permissions /proc/self/maps gives the mapping that holds <paramref name="address"/>.</summary>
+    private static string Protection(nint address)
+    {
+        foreach (var line in File.ReadAllLines("/proc/self/maps"))
+        {
+            var range = line.Split(' ')[0].Split('-');
+            ulong start = Convert.ToUInt64(range[0], 16), end = Convert.ToUInt64(range[1], 16);
+            if ((ulong)address >= start && (ulong)address < end)
+                return line.Split(' ')[1];
+        }
+        return "unmapped";
+    }
 
     [Test]
     [Category(Categories.NativeOnly)]
@@ -51,6 +65,21 @@ public class LifecycleTests
     public void EntryJumpDecodesAsAJumpToTheStubAndTheStubReachesTheReplacement()
     {
         using var r = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        if (IsArm64)
+        {
+            // arm64: one B at the entry (a single-copy-atomic word, Arm ARM B2.2.5), then the stub loads the cell.
+            var entry = Tests.Arm64.Objdump.Disassemble(CodeMemory.Read(r.Hook.Body, 4), (ulong)r.Hook.Body);
+            Assert.That($"{entry[0].Mnemonic} {entry[0].Operands}", Is.EqualTo($"b 0x{r.Hook.CodePage:x}"));
+            var stubBytes = CodeMemory.Read(r.Hook.CodePage, 8);
+            var stubLines = Tests.Arm64.Objdump.Disassemble(stubBytes, (ulong)r.Hook.CodePage);
+            Assert.That(stubLines.Select(l => l.Mnemonic), Is.EqualTo(new[] { "ldr", "br" }));
+            ulong cell = Tests.Arm64.Objdump.ParseNumber(stubLines[0].Operands.Split(',')[1]);
+            unsafe
+            {
+                Assert.That(*(nint*)(nint)cell, Is.EqualTo(r.NativeTarget));
+            }
+            return;
+        }
         var written = X64Decoding.DecodeOne(r.Hook.Body);
         Assert.That(written.Mnemonic, Is.EqualTo(Mnemonic.Jmp));
         Assert.That(written.Code, Is.EqualTo(Code.Jmp_rel32_64), "the stub is allocated within ±2 GiB, so the 5-byte form is used");
@@ -71,6 +100,17 @@ public class LifecycleTests
     public void TrampolineRelocatesTheOverwrittenInstructionsAndJumpsBack()
     {
         using var r = Engine.Redirect(Twice, C(nameof(Calc.TimesTen)));
+        if (IsArm64)
+        {
+            // arm64: the one replaced instruction (Twice begins with a frame push, which moves unchanged), then a jump
+            // back to the instruction after it.
+            var bytes = CodeMemory.Read(r.Hook.Trampoline, 64);
+            var lines = Tests.Arm64.Objdump.Disassemble(bytes, (ulong)r.Hook.Trampoline);
+            Assert.That(lines[0].Word, Is.EqualTo(BitConverter.ToUInt32(r.Hook.OriginalBytes, 0)), $"moved unchanged: {lines[0]}");
+            var (target, _) = Tests.Arm64.Objdump.Interpret(lines.Skip(1).ToList(), bytes.Skip(4).ToArray(), (ulong)r.Hook.Trampoline + 4);
+            Assert.That(target, Is.EqualTo((ulong)r.Hook.Body + 4));
+            return;
+        }
         var original = X64Decoding.Decode(r.Hook.OriginalBytes, (ulong)r.Hook.Body);
         var trampoline = X64Decoding.DecodeCovering(r.Hook.Trampoline, 64).Take(original.Count + 1).ToList();
         for (int i = 0; i < original.Count; i++)
@@ -87,6 +127,20 @@ public class LifecycleTests
         if (!OperatingSystem.IsLinux())
             Assert.Ignore("reads /proc/self/maps");
         static string[] Rwx() => File.ReadAllLines("/proc/self/maps").Where(l => l.Split(' ')[1].StartsWith("rwx", StringComparison.Ordinal)).ToArray();
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableWriteXorExecute") == "0")
+        {
+            // The runtime itself then maps its code read-write-execute and splits and joins those mappings as it
+            // works (the arm64 lane under qemu runs so): the engine must not add to them and must give back what it
+            // changed — the protection of each page it wrote or allocated is what it was before.
+            var utcNow = typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!;
+            using (var a = Engine.Redirect(Twice, C(nameof(Calc.TimesTen))))
+            using (var b = Engine.Redirect(utcNow, typeof(Replacements).GetMethod(nameof(Replacements.FixedUtcNow))!))
+            {
+                foreach (var r in new[] { a, b })
+                    Assert.That(Protection(r.Hook.CodePage), Is.EqualTo("r-xp"), $"stub page of {r}");
+            }
+            return;
+        }
         var before = Rwx();
         using (Engine.Redirect(Twice, C(nameof(Calc.TimesTen))))
         using (Engine.Redirect(typeof(DateTime).GetProperty(nameof(DateTime.UtcNow))!.GetMethod!, typeof(Replacements).GetMethod(nameof(Replacements.FixedUtcNow))!))

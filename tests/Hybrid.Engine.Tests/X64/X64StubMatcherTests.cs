@@ -1,3 +1,4 @@
+using Hybrid.CoreClr;
 using System;
 using System.Runtime.InteropServices;
 using Hybrid.X64;
@@ -19,25 +20,25 @@ internal unsafe class X64StubMatcherTests
     public static TestCaseData[] Rows() => new[]
     {
         // jmp [rip+0xffa] (→ data+0); mov r10,[rip+0xffb] (→ data+8); jmp [rip+0xffd] (→ data+16)
-        new TestCaseData("ff25fa0f0000 4c8b15fb0f0000 ff25fd0f0000", X64StubKind.FixupPrecode, Target, MethodDesc).SetName("FixupPrecode: target and MethodDesc from its data"),
+        new TestCaseData("ff25fa0f0000 4c8b15fb0f0000 ff25fd0f0000", StubKind.FixupPrecode, Target, MethodDesc).SetName("FixupPrecode: target and MethodDesc from its data"),
         // mov r10,[rip+0x1001] (→ data+8); jmp [rip+0xff3] (→ data+0)
-        new TestCaseData("4c8b1501100000 ff25f30f0000", X64StubKind.StubPrecode, Target, MethodDesc).SetName("StubPrecode: target and MethodDesc from its data"),
+        new TestCaseData("4c8b1501100000 ff25f30f0000", StubKind.StubPrecode, Target, MethodDesc).SetName("StubPrecode: target and MethodDesc from its data"),
         // add rdi,8; mov rax,imm64; jmp rax (SysV this); on Windows `this` is rcx
-        new TestCaseData(SysV ? "4883c708 48b88877665544332211 ffe0" : "4883c108 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this += 8, then a jump (next: the jump, 4 bytes in)"),
+        new TestCaseData(SysV ? "4883c708 48b88877665544332211 ffe0" : "4883c108 48b88877665544332211 ffe0", StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this += 8, then a jump (next: the jump, 4 bytes in)"),
         // add rsi,8 (SysV: `this` after a hidden return buffer)
-        new TestCaseData(SysV ? "4883c608 48b88877665544332211 ffe0" : "4883c208 48b88877665544332211 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this in the second argument register"),
+        new TestCaseData(SysV ? "4883c608 48b88877665544332211 ffe0" : "4883c208 48b88877665544332211 ffe0", StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub: this in the second argument register"),
         // mov eax,imm32; jmp rax: the runtime's jump stub to a target below 4 GiB (Windows, under Wine)
-        new TestCaseData("b888776655 ffe0", X64StubKind.Jump, 0x55667788L, 0L).SetName("jump stub with a 32-bit target"),
+        new TestCaseData("b888776655 ffe0", StubKind.Jump, 0x55667788L, 0L).SetName("jump stub with a 32-bit target"),
         // add rcx,8; mov eax,imm32; jmp rax: the unboxing stub seen on win-x64 (SysV: rdi)
-        new TestCaseData(SysV ? "4883c708 b888776655 ffe0" : "4883c108 b888776655 ffe0", X64StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub with a 32-bit jump target"),
+        new TestCaseData(SysV ? "4883c708 b888776655 ffe0" : "4883c108 b888776655 ffe0", StubKind.UnboxingStub, 4L, 0L).SetName("unboxing stub with a 32-bit jump target"),
         // add r11,8; mov rax,imm64; jmp rax: not an argument register, so a body
-        new TestCaseData("4983c308 48b88877665544332211 ffe0", X64StubKind.Body, 0L, 0L).SetName("add r11,8 then a jump: a body"),
+        new TestCaseData("4983c308 48b88877665544332211 ffe0", StubKind.Body, 0L, 0L).SetName("add r11,8 then a jump: a body"),
         // add rdi,8; ret: no jump after it, a body
-        new TestCaseData("4883c708 c3", X64StubKind.Body, 0L, 0L).SetName("add rdi,8; ret: a body"),
+        new TestCaseData("4883c708 c3", StubKind.Body, 0L, 0L).SetName("add rdi,8; ret: a body"),
     };
 
     [TestCaseSource(nameof(Rows))]
-    public void Classify(string hex, X64StubKind expected, long next, long methodDesc)
+    public void Classify(string hex, StubKind expected, long next, long methodDesc)
     {
         var code = Convert.FromHexString(hex.Replace(" ", ""));
         nint memory = (nint)NativeMemory.Alloc(0x2000);
@@ -51,7 +52,7 @@ internal unsafe class X64StubMatcherTests
             var kind = X64StubMatcher.Classify(memory, out var found, out var foundMethodDesc);
             Assert.That(kind, Is.EqualTo(expected));
             // An unboxing stub leads to the jump right after its adjustment, an offset into the buffer.
-            Assert.That(kind == X64StubKind.UnboxingStub ? (long)(found - memory) : (long)found, Is.EqualTo(next));
+            Assert.That(kind == StubKind.UnboxingStub ? (long)(found - memory) : (long)found, Is.EqualTo(next));
             Assert.That((long)foundMethodDesc, Is.EqualTo(methodDesc));
         }
         finally
