@@ -121,7 +121,7 @@ public static class Engine
                 {
                     try
                     {
-                        return InstallNative(target, replacement, parameterName);
+                        return InstallNative(target, replacement, description, parameterName);
                     }
                     catch (CodeWriteRefusedException e) when (forced is null)
                     {
@@ -144,7 +144,7 @@ public static class Engine
         }
     }
 
-    private static Redirection InstallNative(MethodTarget target, object replacement, string parameterName)
+    private static Redirection InstallNative(MethodTarget target, object replacement, string description, string parameterName)
     {
         var native = replacement is MethodInfo method
             ? Replacement.ForMethod(target, method, parameterName)
@@ -158,6 +158,15 @@ public static class Engine
         catch
         {
             undo(); // a refused attempt leaves nothing behind: no hook, no pages, no flags
+            throw;
+        }
+        try
+        {
+            redirection.AttachCallSites(ILGuards.For(target), replacement, description);
+        }
+        catch
+        {
+            redirection.Dispose();
             throw;
         }
         return redirection;

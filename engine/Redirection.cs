@@ -33,6 +33,27 @@ public sealed class Redirection : IDisposable
     internal static Redirection IL(MethodTarget target, Woven.ILGuards guards, object replacement, string description) =>
         new(target, guards, RedirectStrategy.ILDispatch, description) { Replacement = replacement };
 
+    /// <summary>
+    /// A native redirect also fills the call-site guards that woven assemblies have for the method (each only for
+    /// calls made from those assemblies; the method's own guard is left alone). Why: such a guard is an ordinary caller
+    /// of the method, and once it was compiled at tier 1 with the method inlined into it — seen on arm64 .NET 9 with
+    /// <c>Guid.NewGuid</c> after a few hundred calls — the jump in the method's body never runs for those calls.
+    /// The guard's slot does. Caller holds the engine lock.
+    /// </summary>
+    internal void AttachCallSites(Woven.ILGuards? guards, object replacement, string description)
+    {
+        if (guards is null || guards.CallSiteSlotCount == 0)
+            return;
+        var callSites = new Redirection(_target, guards, RedirectStrategy.ILDispatch, description) { Replacement = replacement, CallSitesOnly = true };
+        guards.Add(callSites);
+        _callSites = callSites;
+    }
+
+    /// <summary>The call-site half of a native redirect (<see cref="AttachCallSites"/>): fills call-site slots only.</summary>
+    internal bool CallSitesOnly { get; private init; }
+
+    private Redirection? _callSites;
+
     /// <summary>The original method.</summary>
     public MethodBase Method => _target.Method;
 
@@ -103,6 +124,7 @@ public sealed class Redirection : IDisposable
                 return;
             _disposed = true;
             _site.Remove(this);
+            _callSites?._site.Remove(_callSites);
         }
     }
 

@@ -175,19 +175,21 @@ internal static unsafe class HookRegistry
 
         if (IsArm64)
         {
-            // arm64: the entry B reaches ±128 MiB (imm26 words); a page pair per hook.
-            nint pages = memory.AllocateNear(body, 2 * page, Arm64Instructions.BranchMax - 2L * page);
-            if (pages == 0)
+            // arm64: the entry B reaches ±128 MiB (imm26 words): the slot's chunk must lie within that of the body.
+            var armSlot = StubHeap.Allocate(body, Arm64Instructions.BranchMax, filter is null ? StubHeap.CellSlotSize : page);
+            if (armSlot.Code == 0)
                 throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±128 MiB of its code at 0x{body:x} for the redirect stub.");
-            var arm64 = Arm64HookBuilder.Build(body, Arm64HookBuilder.ReadFirstWord(body), pages, pages + page, page, filter);
-            arm64.StubPage.CopyTo(new Span<byte>((void*)pages, page));
-            if (!memory.TryProtect(pages, page, PageAccess.ReadExecute, out int error))
+            try
             {
-                memory.Free(pages, 2 * page);
-                throw new NotSupportedException($"The redirect stub page for {MethodTarget.Describe(target.Method)} could not be made executable (error {error}).");
+                var arm64 = Arm64HookBuilder.Build(body, Arm64HookBuilder.ReadFirstWord(body), armSlot.Code, armSlot.Data, armSlot.CodeSize, filter);
+                CodeMemory.WriteNewCode(armSlot.Code, arm64.StubPage);
+                return new MethodHook(body, compileKey, CodeMemory.Read(body, arm64.EntryPatch.Length), arm64.EntryPatch, armSlot.Code, armSlot.Data, armSlot.DataSize, arm64.Trampoline, filter is not null, arm64.InteriorFixups);
             }
-            CodeMemory.FlushNewCode(pages, page);
-            return new MethodHook(body, compileKey, CodeMemory.Read(body, arm64.EntryPatch.Length), arm64.EntryPatch, pages, pages + page, page, arm64.Trampoline, filter is not null, arm64.InteriorFixups);
+            catch
+            {
+                StubHeap.Free(armSlot);
+                throw;
+            }
         }
 
         // x64: the entry jmp rel32 reaches ±2 GiB. A filtered stub's instantiation table takes a page of data.
@@ -210,13 +212,8 @@ internal static unsafe class HookRegistry
     }
 
     /// <summary>Gives back the stub memory of a hook that never went live.</summary>
-    private static void FreeStubs(MethodHook hook)
-    {
-        if (IsArm64)
-            PlatformMemory.Current.Free(hook.CodePage, 2 * PlatformMemory.Current.PageSize);
-        else
-            StubHeap.Free(new StubSlot(hook.CodePage, StubHeap.CodeSlotSize, hook.DataPage, hook.DataSize));
-    }
+    private static void FreeStubs(MethodHook hook) =>
+        StubHeap.Free(new StubSlot(hook.CodePage, StubHeap.CodeSlotSize, hook.DataPage, hook.DataSize));
 
     public static string PatchableName(MethodTarget target) =>
         (target.DeclaringType.IsGenericType ? target.DeclaringType.GetGenericTypeDefinition().FullName : target.DeclaringType.FullName) + "." + target.Method.Name;

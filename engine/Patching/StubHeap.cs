@@ -29,7 +29,9 @@ internal static unsafe class StubHeap
 
     private const int SlotsPerChunk = 128;
     private const int CodeBytes = SlotsPerChunk * CodeSlotSize; // 64 KiB
-    private const int DataBytes = 16 * 1024; // 128 cells (8 KiB), and room for instantiation tables of a page each
+    // 128 cells (8 KiB), and room for instantiation tables of a page each: at least two of them where pages are 16 KiB
+    // (macOS arm64) or 64 KiB. CodeBytes is a multiple of every such page size, so the data region starts on a page.
+    private static readonly int DataBytes = Math.Max(16 * 1024, 2 * PlatformMemory.Current.PageSize);
 
     private sealed class Chunk
     {
@@ -55,8 +57,8 @@ internal static unsafe class StubHeap
         nint start = memory.AllocateNear(near, CodeBytes + DataBytes, reach);
         if (start == 0)
             return default;
-        // int3 everywhere a stub is not: a stray jump traps instead of sliding.
-        new Span<byte>((void*)start, CodeBytes).Fill(0xCC);
+        // A trap everywhere a stub is not: a stray jump traps instead of sliding.
+        FillWithTraps(new Span<byte>((void*)start, CodeBytes));
         if (!memory.TryProtect(start, CodeBytes, PageAccess.ReadExecute, out int error))
         {
             memory.Free(start, CodeBytes + DataBytes);
@@ -66,6 +68,19 @@ internal static unsafe class StubHeap
         s_chunks.Add(created);
         TryTake(created, dataSize, out var taken);
         return taken;
+    }
+
+    /// <summary>x64: int3 in every byte; arm64: <c>brk #0x4859</c> ("HY") in every word.</summary>
+    private static void FillWithTraps(Span<byte> code)
+    {
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
+        {
+            code.Fill(0xCC);
+            return;
+        }
+        uint trap = Arm64.Arm64Instructions.Brk(0x4859);
+        for (int offset = 0; offset + 4 <= code.Length; offset += 4)
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(code.Slice(offset), trap);
     }
 
     /// <summary>Returns the slot of a hook that never went live.</summary>

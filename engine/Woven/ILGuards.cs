@@ -121,10 +121,18 @@ internal sealed class ILGuards : RedirectSite
     {
         var top = _live.Count == 0 ? null : _live[_live.Count - 1];
         if (_methodSlot is not null)
-            _methodSlot.SetValue(null, top?.HandlerFor(_methodSlot.FieldType));
+        {
+            // The call-site half of a native redirect never fills the method's own guard: the native trampoline runs
+            // the original body, guard included, and a filled guard would send GetOriginal back to the replacement.
+            var forMethod = _live.LastOrDefault(r => !r.CallSitesOnly);
+            _methodSlot.SetValue(null, forMethod?.HandlerFor(_methodSlot.FieldType));
+        }
         foreach (var slot in _callSiteSlots)
             slot.SetValue(null, top?.HandlerFor(slot.FieldType));
     }
+
+    /// <summary>How many call-site guards woven assemblies loaded so far have for the method.</summary>
+    public int CallSiteSlotCount => _callSiteSlots.Count;
 
     /// <summary>How many slots a redirect fills (the method's own guard, then call-site guards).</summary>
     public int SlotCount => (_methodSlot is null ? 0 : 1) + _callSiteSlots.Count;

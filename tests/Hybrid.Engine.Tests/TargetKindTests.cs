@@ -1,4 +1,6 @@
 using System;
+using System.Linq;
+using System.Threading;
 using System.IO;
 using System.Reflection;
 using NUnit.Framework;
@@ -258,6 +260,34 @@ public class TargetKindTests
     {
         using (Engine.Redirect(typeof(Guid).GetMethod(nameof(Guid.NewGuid))!, R(nameof(Replacements.FixedGuid))))
             Assert.That(Guid.NewGuid(), Is.EqualTo(Replacements.FixedGuid()));
+        Assert.That(Guid.NewGuid(), Is.Not.EqualTo(Replacements.FixedGuid()));
+    }
+
+    [Test]
+    [Category(Categories.FrameworkMethod)]
+    public void WovenCallSitesMadeHotBeforeANativeRedirectSeeIt()
+    {
+        // This assembly's calls to Guid.NewGuid go through a call-site guard (its csproj weaves them). Made hot, that
+        // guard is compiled at tier 1, and the JIT may inline NewGuid into it (arm64 .NET 9 did): the jump in NewGuid's
+        // body then never runs for these calls. A native redirect therefore fills the call-site slots as well.
+        var newGuid = typeof(Guid).GetMethod(nameof(Guid.NewGuid))!;
+        for (int round = 0; round < 20; round++)
+        {
+            for (int i = 0; i < 100; i++)
+                Guid.NewGuid();
+            Thread.Sleep(10); // the tiering worker compiles in the background
+        }
+        var slots = Woven.CallSiteGuards.SlotsFor(newGuid);
+        Assert.That(slots, Is.Not.Empty, "this assembly is woven at its Guid.NewGuid call sites");
+        Redirection? seen = null;
+        using (var r = Engine.Redirect(newGuid, new Func<Guid>(() => seen!.GetOriginal<Func<Guid>>()() == Guid.Empty ? Guid.Empty : Replacements.FixedGuid())))
+        {
+            seen = r;
+            Assert.That(Guid.NewGuid(), Is.EqualTo(Replacements.FixedGuid()), "a woven call site, hot before the redirect; GetOriginal from there runs the original");
+            Assert.That(newGuid.Invoke(null, null), Is.EqualTo(Replacements.FixedGuid()), "a call that is not woven (reflection)");
+            Assert.That(slots.Select(s => s.GetValue(null)), Is.All.Not.Null, $"{r.Strategy}: the call-site slots are filled");
+        }
+        Assert.That(slots.Select(s => s.GetValue(null)), Is.All.Null, "disposed: the call-site slots are empty again");
         Assert.That(Guid.NewGuid(), Is.Not.EqualTo(Replacements.FixedGuid()));
     }
 
