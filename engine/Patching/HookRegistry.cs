@@ -1,13 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Runtime.InteropServices;
-using Hybrid.Arm64;
 using Hybrid.Compat;
 using Hybrid.CoreClr;
 using Hybrid.Os;
 using Hybrid.Targets;
-using Hybrid.X64;
 
 namespace Hybrid.Patching;
 
@@ -129,17 +126,13 @@ internal static unsafe class HookRegistry
         try
         {
             nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
-            if (s_byBody.ContainsKey(body) || IsArm64)
-                return null; // arm64 replaces one instruction, which every body has
-            return X64HookBuilder.Plan(body).Refusal;
+            return s_byBody.ContainsKey(body) ? null : CpuHooks.Current.Refusal(body);
         }
         finally
         {
             InliningBlock.Undo(flagged);
         }
     }
-
-    private static bool IsArm64 => RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
 
     /// <summary>
     /// The (CPU × runtime × method) combinations the native path does not serve, with the reason and the fix. The
@@ -159,48 +152,22 @@ internal static unsafe class HookRegistry
 
     private static MethodHook Create(MethodTarget target, nint body, nint compileKey)
     {
-        var memory = PlatformMemory.Current;
-        int page = memory.PageSize;
-        var plan = IsArm64 ? null : X64HookBuilder.Plan(body);
-        if (plan?.Refusal is { } refusal)
+        var cpu = CpuHooks.Current;
+        if (cpu.Refusal(body) is { } refusal)
             throw new NotSupportedException(Refused(target, refusal));
         StubFilter? filter = target.Context switch
         {
-            // The hidden argument follows `this`. On x64 a hidden return buffer is an argument too (it comes before
-            // the generic context); on arm64 it travels in x8, outside the argument registers.
-            GenericContext.HiddenArgument => new StubFilter(false, (target.IsInstance ? 1 : 0) + (!IsArm64 && AbiFacts.ReturnsThroughHiddenBuffer(target.ReturnType) ? 1 : 0)),
+            GenericContext.HiddenArgument => new StubFilter(false, cpu.HiddenArgumentIndex(target)),
             GenericContext.ThisMethodTable => new StubFilter(true, 0),
             _ => null,
         };
-
-        if (IsArm64)
-        {
-            // arm64: the entry B reaches ±128 MiB (imm26 words): the slot's chunk must lie within that of the body.
-            var armSlot = StubHeap.Allocate(body, Arm64Instructions.BranchMax, filter is null ? StubHeap.CellSlotSize : page);
-            if (armSlot.Code == 0)
-                throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±128 MiB of its code at 0x{body:x} for the redirect stub.");
-            try
-            {
-                var arm64 = Arm64HookBuilder.Build(body, Arm64HookBuilder.ReadFirstWord(body), armSlot.Code, armSlot.Data, armSlot.CodeSize, filter);
-                CodeMemory.WriteNewCode(armSlot.Code, arm64.StubPage);
-                return new MethodHook(body, compileKey, CodeMemory.Read(body, arm64.EntryPatch.Length), arm64.EntryPatch, armSlot.Code, armSlot.Data, armSlot.DataSize, arm64.Trampoline, filter is not null, arm64.InteriorFixups);
-            }
-            catch
-            {
-                StubHeap.Free(armSlot);
-                throw;
-            }
-        }
-
-        // x64: the entry jmp rel32 reaches ±2 GiB. A filtered stub's instantiation table takes a page of data.
-        var slot = StubHeap.Allocate(body, int.MaxValue, filter is null ? StubHeap.CellSlotSize : page);
+        // A filtered stub's instantiation table takes a page of data.
+        var slot = StubHeap.Allocate(body, cpu.StubReach, filter is null ? StubHeap.CellSlotSize : PlatformMemory.Current.PageSize);
         if (slot.Code == 0)
-            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within ±2 GiB of its code at 0x{body:x} for the redirect stub.");
+            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within {cpu.StubReachText} of its code at 0x{body:x} for the redirect stub.");
         try
         {
-            // x64 passes a hidden return buffer of an instance method after `this`, of a static one first: swap.
-            bool swap = target.IsInstance && AbiFacts.ReturnsThroughHiddenBuffer(target.ReturnType);
-            var code = X64HookBuilder.Build(body, plan!.Covered, slot.Code, slot.Data, slot.CodeSize, swap, filter);
+            var code = cpu.Build(target, body, slot, filter);
             CodeMemory.WriteNewCode(slot.Code, code.StubPage);
             return new MethodHook(body, compileKey, CodeMemory.Read(body, code.EntryPatch.Length), code.EntryPatch, slot.Code, slot.Data, slot.DataSize, code.Trampoline, filter is not null, code.InteriorFixups);
         }

@@ -58,7 +58,7 @@ internal static unsafe class StubHeap
         if (start == 0)
             return default;
         // A trap everywhere a stub is not: a stray jump traps instead of sliding.
-        FillWithTraps(new Span<byte>((void*)start, CodeBytes));
+        CpuHooks.Current.FillWithTraps(new Span<byte>((void*)start, CodeBytes));
         if (!memory.TryProtect(start, CodeBytes, PageAccess.ReadExecute, out int error))
         {
             memory.Free(start, CodeBytes + DataBytes);
@@ -68,19 +68,6 @@ internal static unsafe class StubHeap
         s_chunks.Add(created);
         TryTake(created, dataSize, out var taken);
         return taken;
-    }
-
-    /// <summary>x64: int3 in every byte; arm64: <c>brk #0x4859</c> ("HY") in every word.</summary>
-    private static void FillWithTraps(Span<byte> code)
-    {
-        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
-        {
-            code.Fill(0xCC);
-            return;
-        }
-        uint trap = Arm64.Arm64Instructions.Brk(0x4859);
-        for (int offset = 0; offset + 4 <= code.Length; offset += 4)
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(code.Slice(offset), trap);
     }
 
     /// <summary>Returns the slot of a hook that never went live.</summary>

@@ -122,6 +122,39 @@ public class LifecycleTests
 
     [Test]
     [Category(Categories.NativeOnly)]
+    public void EveryCodeWriteIsFollowedByACacheFlushCoveringIt()
+    {
+        var flushes = CodeMemory.Arm64Flushes;
+        if (!IsArm64)
+        {
+            // x64 keeps instruction fetch coherent with stores (Intel SDM vol. 3, 11.6): the engine flushes nothing.
+            Assert.That(flushes, Is.Null);
+            return;
+        }
+        // An emulator's caches are always coherent, so running the code proves nothing about maintenance: the log of
+        // every DC/IC range the engine maintained does (Arm ARM B2.4.4).
+        Assert.That(flushes, Is.Not.Null);
+        int Covering(nint address, int length) => flushes!.Calls.Count(c => c.Address <= address && address + length <= c.Address + c.Length);
+        var thrice = C(nameof(Calc.Thrice));
+        Calc.Thrice(1);
+        int writes = CodeMemory.WriteCount;
+        var first = Engine.Redirect(thrice, C(nameof(Calc.Plus1000)));
+        nint entry = first.Hook.Body;
+        int atEntry = Covering(entry, 4);
+        Assert.That(Covering(first.Hook.CodePage, 8), Is.GreaterThanOrEqualTo(1), "the dispatch stub, once written");
+        Assert.That(Covering(first.Hook.Trampoline, 8), Is.GreaterThanOrEqualTo(1), "the trampoline, once written");
+        Assert.That(atEntry, Is.GreaterThanOrEqualTo(1), "the entry word, after the B was stored");
+        var second = Engine.Redirect(thrice, C(nameof(Calc.TimesTen)));
+        Assert.That(Covering(entry, 4), Is.EqualTo(atEntry), "stacking changes the data cell, not code: no write, no flush");
+        second.Dispose();
+        first.Dispose();
+        Assert.That(Covering(entry, 4), Is.EqualTo(atEntry + 1), "the entry word, after the original word came back");
+        Assert.That(CodeMemory.WriteCount - writes, Is.EqualTo(2), "two code writes: install and restore of the entry");
+        Assert.That(Calc.Thrice(5), Is.EqualTo(15));
+    }
+
+    [Test]
+    [Category(Categories.NativeOnly)]
     public void NoWritableAndExecutableMappingIsLeftBehind()
     {
         if (!OperatingSystem.IsLinux())
