@@ -262,17 +262,37 @@ internal sealed class CountingInstructionCacheFlusher : IInstructionCacheFlusher
     }
 }
 
+/// <summary>Which cache maintenance an OS gets (<see cref="Arm64InstructionCache.FlusherFor"/>).</summary>
+internal enum Arm64FlusherKind
+{
+    /// <summary>The engine's own DC CVAU/IC IVAU routine (libgcc's __clear_cache if the routine's page cannot be executable).</summary>
+    Linux,
+
+    /// <summary><c>sys_icache_invalidate</c>: user space on macOS may not rely on CTR_EL0 alone; Apple documents this call.</summary>
+    Mac,
+
+    /// <summary><c>FlushInstructionCache</c>, which Windows documents as required after writing code.</summary>
+    Windows,
+}
+
 /// <summary>Picks the flusher for the running process.</summary>
 internal static class Arm64InstructionCache
 {
+    /// <summary>The decision <see cref="CreateForCurrentProcess"/> makes, apart from the OS it runs on (tested everywhere).</summary>
+    public static Arm64FlusherKind FlusherFor(bool windows, bool mac) =>
+        windows ? Arm64FlusherKind.Windows : mac ? Arm64FlusherKind.Mac : Arm64FlusherKind.Linux;
+
     public static IInstructionCacheFlusher CreateForCurrentProcess()
     {
         if (RuntimeInformation.ProcessArchitecture != Architecture.Arm64)
             throw new PlatformNotSupportedException("Arm64 instruction-cache maintenance requested in a non-arm64 process.");
-        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-            return new WindowsInstructionCacheFlusher();
-        if (RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
-            return new MacInstructionCacheFlusher();
+        switch (FlusherFor(RuntimeInformation.IsOSPlatform(OSPlatform.Windows), RuntimeInformation.IsOSPlatform(OSPlatform.OSX)))
+        {
+            case Arm64FlusherKind.Windows:
+                return new WindowsInstructionCacheFlusher();
+            case Arm64FlusherKind.Mac:
+                return new MacInstructionCacheFlusher();
+        }
         try
         {
             return LinuxInstructionCacheFlusher.Create();

@@ -174,15 +174,21 @@ internal static unsafe class CodeMemory
             // CodeMemory has already made the page writable (or found it so) when the writer runs — except for macOS
             // MAP_JIT memory, which is rwx in the page tables but writable only for a thread that turned its JIT write
             // protection off (pthread_jit_write_protect_np(0)); the toggle is harmless for other pages.
-            IArm64CodeMemory memory = Host.IsMacOS && Arm64Native.pthread_jit_write_protect_supported_np() != 0
-                ? new MacJitCodeMemory()
-                : WritableCodeMemory.Instance;
+            IArm64CodeMemory memory = CodeMemoryFor(Host.IsMacOS, () => Arm64Native.pthread_jit_write_protect_supported_np() != 0);
             Writer = new Arm64CodeWriter(Flusher, memory);
         }
 
         public CountingInstructionCacheFlusher Flusher { get; }
         public Arm64CodeWriter Writer { get; }
     }
+
+    /// <summary>
+    /// How arm64 code is made writable for a store: macOS with per-thread JIT write protection (MAP_JIT memory) toggles
+    /// it around the store; everywhere else the page protection <see cref="CodeMemory"/> set is enough. The question to
+    /// macOS is asked only there (the symbol exists nowhere else).
+    /// </summary>
+    internal static IArm64CodeMemory CodeMemoryFor(bool macOS, Func<bool> jitWriteProtectSupported) =>
+        macOS && jitWriteProtectSupported() ? new MacJitCodeMemory() : WritableCodeMemory.Instance;
 
     private static readonly Lazy<Arm64Writer?> s_arm64 = new(() => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? new Arm64Writer() : null);
 

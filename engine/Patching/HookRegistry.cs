@@ -113,7 +113,7 @@ internal static unsafe class HookRegistry
 
     /// <summary>
     /// Why <see cref="For"/> would refuse (a bare reason, for <see cref="Engine.Explain"/> to frame), without its side
-    /// effects (no pages, no code written, no flags left set). The method is compiled if it never was, because only
+    /// effects (no code written, no hook, no flags left set; stub memory it finds in reach stays for later redirects). The method is compiled if it never was, because only
     /// compiled code can be checked. Caller holds the engine lock.
     /// </summary>
     public static string? Check(MethodTarget target)
@@ -126,7 +126,17 @@ internal static unsafe class HookRegistry
         try
         {
             nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
-            return s_byBody.ContainsKey(body) ? null : CpuHooks.Current.Refusal(body);
+            if (s_byBody.ContainsKey(body))
+                return null;
+            var cpu = CpuHooks.Current;
+            if (cpu.Refusal(body) is { } refusal)
+                return refusal;
+            // Redirect would need stub memory in reach: find it now (a chunk made here serves later redirects).
+            var slot = StubHeap.Allocate(body, cpu.StubReach, StubHeap.CellSlotSize);
+            if (slot.Code == 0)
+                return NoStubMemory(cpu, body);
+            StubHeap.Free(slot);
+            return null;
         }
         finally
         {
@@ -144,6 +154,9 @@ internal static unsafe class HookRegistry
             return "it runs generic code that Mono shares between reference-type instantiations, and the native jump on Mono cannot yet tell them apart (it would redirect every instantiation)";
         return null;
     }
+
+    private static string NoStubMemory(ICpuHooks cpu, nint body) =>
+        $"no memory is free within {cpu.StubReachText} of its code at 0x{body:x} for the redirect stub (the entry jump reaches no farther)";
 
     /// <summary>The whole message for a refusal that <see cref="Check"/> reports as a bare reason.</summary>
     private static string Refused(MethodTarget target, string reason) =>
@@ -164,7 +177,7 @@ internal static unsafe class HookRegistry
         // A filtered stub's instantiation table takes a page of data.
         var slot = StubHeap.Allocate(body, cpu.StubReach, filter is null ? StubHeap.CellSlotSize : PlatformMemory.Current.PageSize);
         if (slot.Code == 0)
-            throw new NotSupportedException($"{MethodTarget.Describe(target.Method)}: no free memory within {cpu.StubReachText} of its code at 0x{body:x} for the redirect stub.");
+            throw new NotSupportedException(Refused(target, NoStubMemory(cpu, body)));
         try
         {
             var code = cpu.Build(target, body, slot, filter);

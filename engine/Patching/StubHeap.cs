@@ -54,20 +54,53 @@ internal static unsafe class StubHeap
                 return slot;
         }
         var memory = PlatformMemory.Current;
+        bool fromRuntime = false;
         nint start = memory.AllocateNear(near, CodeBytes + DataBytes, reach);
+        if (start == 0)
+        {
+            start = FromRuntimeReservation(CodeBytes + DataBytes);
+            fromRuntime = start != 0;
+        }
         if (start == 0)
             return default;
         // A trap everywhere a stub is not: a stray jump traps instead of sliding.
         CpuHooks.Current.FillWithTraps(new Span<byte>((void*)start, CodeBytes));
         if (!memory.TryProtect(start, CodeBytes, PageAccess.ReadExecute, out int error))
         {
-            memory.Free(start, CodeBytes + DataBytes);
+            if (fromRuntime)
+                new Span<byte>((void*)start, CodeBytes).Clear(); // the runtime's memory, ours for good; left as data
+            else
+                memory.Free(start, CodeBytes + DataBytes);
             throw new CodeWriteRefusedException($"The redirect stub pages could not be made executable (error {error}).", error);
         }
         var created = new Chunk { Code = start, Data = start + CodeBytes };
         s_chunks.Add(created);
-        TryTake(created, dataSize, out var taken);
-        return taken;
+        // Memory from the runtime's reservation serves every body within reach of it, even when this one is not.
+        return InReach(created, near, reach) && TryTake(created, dataSize, out var taken) ? taken : default;
+    }
+
+    /// <summary>
+    /// Page-aligned memory inside CoreCLR's own reservation, or 0. Why: CoreCLR (Unix PAL) reserves one large range
+    /// for its code and loader heaps right after the runtime's images and commits it from the start upward (seen on
+    /// arm64: ~1 GiB of PROT_NONE right after System.Private.CoreLib). Once a process has compiled ~100 MiB of code,
+    /// new code lies farther than arm64's ±128 MiB from any free gap, and a B to a stub outside the reservation cannot
+    /// reach it (the differential lane hit this after ~12,000 methods). Loader-heap memory is reserved from the same
+    /// range at its frontier, next to the code compiled last ("close to the executable code", loaderheap.cpp), so a
+    /// block of type-associated memory — never freed for a type of a non-collectible assembly — is stub memory the
+    /// runtime will not touch again. Only its page-aligned interior is used, so changing the protection of those pages
+    /// affects nothing of the runtime's.
+    /// </summary>
+    private static nint FromRuntimeReservation(int size)
+    {
+#if NET
+        if (!Compat.Host.IsCoreClr)
+            return 0;
+        int page = PlatformMemory.Current.PageSize;
+        nint block = System.Runtime.CompilerServices.RuntimeHelpers.AllocateTypeAssociatedMemory(typeof(StubHeap), size + page);
+        return block == 0 ? 0 : (block + page - 1) & ~(nint)(page - 1);
+#else
+        return 0;
+#endif
     }
 
     /// <summary>Returns the slot of a hook that never went live.</summary>

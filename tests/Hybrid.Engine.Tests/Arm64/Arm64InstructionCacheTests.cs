@@ -120,3 +120,30 @@ public class Arm64InstructionCacheTests
         Assert.Throws<System.PlatformNotSupportedException>(() => LinuxInstructionCacheFlusher.Create());
     }
 }
+
+/// <summary>
+/// The choices the arm64 path makes per operating system, checked on every lane (macOS and Windows arm64 cannot run
+/// here; docs/arm64.md says what was proven where).
+/// </summary>
+[TestFixture]
+public class Arm64PlatformDecisionTests
+{
+    [Test]
+    public void EachOsGetsItsDocumentedCacheMaintenance()
+    {
+        Assert.That(Arm64InstructionCache.FlusherFor(windows: false, mac: false), Is.EqualTo(Arm64FlusherKind.Linux));
+        Assert.That(Arm64InstructionCache.FlusherFor(windows: false, mac: true), Is.EqualTo(Arm64FlusherKind.Mac));
+        Assert.That(Arm64InstructionCache.FlusherFor(windows: true, mac: false), Is.EqualTo(Arm64FlusherKind.Windows));
+    }
+
+    [Test]
+    public void MacJitWriteProtectionIsToggledOnlyOnMacWhereSupported()
+    {
+        int asked = 0;
+        System.Func<bool> supported = () => { asked++; return true; };
+        Assert.That(Hybrid.Os.CodeMemory.CodeMemoryFor(macOS: true, supported), Is.InstanceOf<MacJitCodeMemory>());
+        Assert.That(Hybrid.Os.CodeMemory.CodeMemoryFor(macOS: true, () => false), Is.SameAs(WritableCodeMemory.Instance), "a process without MAP_JIT write protection");
+        Assert.That(Hybrid.Os.CodeMemory.CodeMemoryFor(macOS: false, supported), Is.SameAs(WritableCodeMemory.Instance));
+        Assert.That(asked, Is.EqualTo(1), "pthread_jit_write_protect_supported_np is asked on macOS only (it exists nowhere else)");
+    }
+}
