@@ -30,28 +30,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 log() { printf '[windows] %s\n' "$*" >&2; }
 
-wine=/usr/lib/wine/wine64
-if [[ ! -x $wine ]]; then
-  sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  log "installing wine64"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends wine64 >/dev/null || { log "apt-get install wine64 failed"; exit 1; }
-fi
-[[ -x $wine ]] || { log "no $wine after installing wine64"; exit 1; }
-log "$("$wine" --version)"
-
-prefix="${HYBRID_WINE_PREFIX:-$repo/.ci/cache/wine}"
-mkdir -p "$prefix"
-export WINEPREFIX="$prefix" WINEDEBUG=-all
-if [[ ! -f $prefix/system.reg ]]; then
-  started=$SECONDS
-  # No Wine Mono / Gecko install prompts while the prefix is made (.NET needs neither; mscoree must stay enabled
-  # afterwards: Wine's loader needs it to map IL-only assemblies).
-  WINEDLLOVERRIDES="mscoree,mshtml=" "$wine" wineboot --init >/dev/null 2>&1 || { log "wineboot --init failed in $prefix"; exit 1; }
-  /usr/lib/wine/wineserver -w 2>/dev/null || true
-  log "created Wine prefix $prefix in $((SECONDS - started))s"
-fi
+# wine64, a Wine prefix (sets $wine and $prefix, exports WINEPREFIX and WINEDEBUG).
+# shellcheck source=.ci/wine-env.sh
+source .ci/wine-env.sh || exit 1
 
 declare -A pinned=()
 for kv in ${HYBRID_WIN_X64_VERSIONS:-net10.0=10.0.12 net8.0=8.0.31}; do pinned[${kv%%=*}]=${kv#*=}; done
