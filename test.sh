@@ -44,8 +44,11 @@ lane "solution tests (.NET 8, 9, 10)" dotnet test Hybrid.sln -c Release --logger
 lane "engine tests, strategy pinned to IL (.NET 8, 9, 10)" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Engine.Tests -c Release --no-build --filter "$il_filter"
 lane "engine tests under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Engine.Tests -c Release -f net10.0 --no-build --filter "$il_filter"
 # The testing API (Fake.Of & co.) on the IL guard: its suite's targets and framework calls are woven.
-lane "testing API, strategy pinned to IL" env HYBRID_STRATEGY=il dotnet test tests/Hybrid.Testing.Tests -c Release --no-build
-lane "testing API under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test tests/Hybrid.Testing.Tests -c Release --no-build
+# The same for the xUnit v3 and MSTest integrations (their suites weave their targets too).
+for suite in Hybrid.Testing.Tests Hybrid.Xunit.Tests Hybrid.MSTest.Tests; do
+  lane "testing API ($suite), strategy pinned to IL" env HYBRID_STRATEGY=il dotnet test "tests/$suite" -c Release --no-build
+  lane "testing API ($suite) under W^X (seccomp), automatic fallback" env HYBRID_HARDENED=1 .ci/hardened.sh dotnet test "tests/$suite" -c Release --no-build
+done
 lane "arm64 Mono lane" .ci/arm64-mono.sh
 lane "differential: every library method redirected (fresh code)" .ci/differential.sh
 lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here

@@ -36,7 +36,10 @@ public sealed class FakeScope : IDisposable
     /// <summary>The process-wide scope: its fakes are seen by every thread and every test, after their own scopes' fakes. Use it for code that runs on threads the test did not start.</summary>
     public static FakeScope Global { get; } = new("the global scope", null, isGlobal: true);
 
-    /// <summary>The innermost live scope of the calling async flow, or null.</summary>
+    /// <summary>
+    /// The innermost live scope of the calling async flow; else the scope a test-framework integration keeps for the
+    /// running test (<see cref="TestScopes"/>); else null.
+    /// </summary>
     public static FakeScope? Current
     {
         get
@@ -44,9 +47,17 @@ public sealed class FakeScope : IDisposable
             var scope = s_current.Value;
             while (scope is { _disposed: true })
                 scope = scope.Parent;
-            return scope;
+            return scope ?? TestScopes.ForRunningTest();
         }
     }
+
+    /// <summary>
+    /// A scope that is not current anywhere: a test-framework integration hands it out for its test through
+    /// <see cref="TestScopes.Register"/> (e.g. xUnit's, so that fakes arranged in <c>IAsyncLifetime.InitializeAsync</c>,
+    /// an async method whose own async-local changes do not reach the test, belong to the test all the same).
+    /// </summary>
+    /// <param name="name">Shown in messages, e.g. the test's name.</param>
+    public static FakeScope Detached(string name) => new(name, null, isGlobal: false);
 
     /// <summary>
     /// Begins a scope nested in <see cref="Current"/> and makes it current for this async flow. Dispose it to remove
@@ -172,7 +183,10 @@ public sealed class FakeScope : IDisposable
     /// <summary>The fake a call of <paramref name="hub"/>'s method on <paramref name="instance"/> reaches in the calling flow, or null.</summary>
     internal static Fake? Resolve(MethodHub hub, object? instance)
     {
-        for (var scope = s_current.Value; scope is not null; scope = scope.Parent)
+        var first = s_current.Value;
+        while (first is { _disposed: true })
+            first = first.Parent;
+        for (var scope = first ?? TestScopes.ForRunningTest(); scope is not null; scope = scope.Parent)
         {
             var fake = scope.Find(hub, instance);
             if (fake is not null)
