@@ -7,13 +7,17 @@
 #                  editing the <Patchable> list weaves again; diagnostics land on the csproj line (HYB0010, HYB0205);
 #   3. references: Assembly="Newtonsoft.Json" (NuGet) and Assembly="Billing" (project reference) woven into the test
 #                  output and redirected; the NuGet cache copy stays byte-identical; a rebuild skips weaving;
-#   4. fody:       the same as 2 through FodyWeavers.xml and the Hybrid.Fody add-in.
+#   4. fody:       the same as 2 through FodyWeavers.xml and the Hybrid.Fody add-in;
+#   5. testing:    pack Hybrid.Testing and the framework packages; an app library with a <Patchable> clock, and a test
+#                  project per framework — `dotnet new nunit`, `dotnet new mstest`, an xUnit v3 project as xUnit's docs
+#                  show one — each with `dotnet add package Hybrid.<Framework>`; fakes arranged in async set-up are seen
+#                  by the test; `dotnet test` passes natively, pinned to the IL guard and under the W^X launcher.
 #
 # Needs only dotnet and NuGet. Everything happens in a fresh temp dir with its own NUGET_PACKAGES, so ~/.nuget and the
 # repository's obj/ and bin/ folders are never touched (the repo is packed with --artifacts-path into the temp dir).
 # Budget: ~4-6 minutes on a 2-core runner with a cold package cache.
 #
-# Usage: .ci/e2e.sh [patchable] [references] [fody]     (default: all)
+# Usage: .ci/e2e.sh [patchable] [references] [fody] [testing]     (default: all)
 #   HYBRID_E2E_KEEP=1   keep the temp dir (it is always kept when a step fails)
 set -euo pipefail
 
@@ -22,7 +26,7 @@ scenarios="$repo/tests/Hybrid.EndToEnd/scenarios"
 work="$(mktemp -d "${TMPDIR:-/tmp}/hybrid-e2e.XXXXXX")"
 feed="$work/feed"
 version=0.1.0-dev
-lanes=("$@"); ((${#lanes[@]})) || lanes=(patchable references fody)
+lanes=("$@"); ((${#lanes[@]})) || lanes=(patchable references fody testing)
 
 export NUGET_PACKAGES="$work/nuget-packages"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -202,6 +206,52 @@ lane_fody() {
   log "fody: second build (no change)"
   build "$d/build2.log" Shop.Tests/Shop.Tests.csproj
   refuse_log "$d/build2.log" 'Hybrid: wove' "no-change rebuild: weaving skipped"
+}
+
+lane_testing() {
+  local d="$work/testing"
+  log "testing: pack Hybrid.Testing, Hybrid.NUnit, Hybrid.Xunit, Hybrid.MSTest"
+  local p
+  for p in Hybrid.Testing Hybrid.NUnit Hybrid.Xunit Hybrid.MSTest; do
+    run "$work/pack-$p.log" dotnet pack "$repo/testing/$p/$p.csproj" -c Release -o "$feed" \
+      --artifacts-path "$work/artifacts" -nodeReuse:false -tl:off
+    [[ -f "$feed/$p.$version.nupkg" ]] || fail "$p.$version.nupkg was not produced"
+  done
+  check "packed Hybrid.Testing, Hybrid.NUnit, Hybrid.Xunit, Hybrid.MSTest $version"
+
+  log "testing: dotnet new classlib Calendar, <Patchable Include=\"Calendar.Clock.Year\" />"
+  mkdir -p "$d" && cd "$d"
+  run "$d/new-lib.log" dotnet new classlib -n Calendar -o Calendar
+  rm -f Calendar/Class1.cs
+  cp "$scenarios/testing/Calendar.cs" Calendar/
+  run "$d/add-lib.log" dotnet add Calendar/Calendar.csproj package Hybrid --version $version
+  add_items Calendar/Calendar.csproj '<Patchable Include="Calendar.Clock.Year" />'
+
+  local fw t mode
+  for fw in NUnit Xunit MSTest; do
+    t="Calendar.$fw.Tests"
+    case $fw in
+      NUnit) run "$d/new-$fw.log" dotnet new nunit -n "$t" -o "$t"; rm -f "$t/UnitTest1.cs" ;;
+      MSTest) run "$d/new-$fw.log" dotnet new mstest -n "$t" -o "$t"; rm -f "$t/Test1.cs" ;;
+      Xunit) mkdir -p "$t"; cp "$scenarios/testing/Xunit.csproj" "$t/$t.csproj" ;; # the SDK's template is xUnit v2
+    esac
+    cp "$scenarios/testing/${fw}Tests.cs" "$t/"
+    run "$d/ref-$fw.log" dotnet add "$t/$t.csproj" reference Calendar/Calendar.csproj
+    log "testing: dotnet add $t package Hybrid.$fw"
+    run "$d/add-$fw.log" dotnet add "$t/$t.csproj" package "Hybrid.$fw" --version $version
+    check "$fw: the template's project restores with Hybrid.$fw added"
+    build "$d/build-$fw.log" "$t/$t.csproj"
+    [[ $fw != NUnit ]] || expect_log "$d/build-$fw.log" 'Hybrid: wove 1 method\(s\) in Calendar\.dll' "Calendar.Clock.Year woven (once: later builds find Calendar up to date)"
+    for mode in native il wx; do
+      local how=()
+      case $mode in
+        il) how=(env HYBRID_STRATEGY=il) ;;
+        wx) how=(env HYBRID_HARDENED=1 "$repo/.ci/hardened.sh") ;;
+      esac
+      run "$d/test-$fw-$mode.log" "${how[@]}" dotnet test "$d/$t/$t.csproj" --no-build -nodeReuse:false -tl:off -v:n --logger "console;verbosity=normal"
+      expect_log "$d/test-$fw-$mode.log" 'Passed!? *[:-] *Failed: *0, Passed: *2|Total tests: 2' "$fw ($mode): dotnet test passed both tests"
+    done
+  done
 }
 
 for lane in "${lanes[@]}"; do

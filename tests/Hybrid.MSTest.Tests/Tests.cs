@@ -17,7 +17,7 @@ public static class Clock
     public static int Month() => 11;
 }
 
-/// <summary>Fakes arranged in an async and a synchronous [TestInitialize] belong to the test, and end with it.</summary>
+/// <summary>Fakes arranged in an async [TestInitialize], before and after its first await, belong to the test, and end with it.</summary>
 [TestClass]
 public sealed class SetUpTests : HybridFakesTest
 {
@@ -26,12 +26,10 @@ public sealed class SetUpTests : HybridFakesTest
     [TestInitialize]
     public async Task ArrangeAsync()
     {
+        _fromSyncInit = Fake.Of(() => Clock.Month()).Returns(2);
         await Task.Yield(); // an async set-up: its own async-local changes would end here
         _fromAsyncInit = Fake.Of(() => Clock.Year()).Returns(2030);
     }
-
-    [TestInitialize]
-    public void Arrange() => _fromSyncInit = Fake.Of(() => Clock.Month()).Returns(2);
 
     [TestCleanup]
     public void StillLiveInCleanUp()
@@ -46,7 +44,7 @@ public sealed class SetUpTests : HybridFakesTest
         Assert.AreEqual(2030, Clock.Year());
         Assert.AreEqual(2, Clock.Month());
         Assert.AreEqual(2030, await Task.Run(() => Clock.Year())); // and by what the test starts
-        Assert.IsTrue(FakeScope.Current!.Name.StartsWith("test "), FakeScope.Current.Name);
+        Assert.StartsWith("test ", FakeScope.Current!.Name);
         Assert.AreSame(Fakes, FakeScope.Current);
         Assert.AreEqual(2, _fromAsyncInit!.CallCount);
         Assert.IsTrue(_fromSyncInit!.IsActive);
