@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
+using System.Threading;
 #if NET
 using System.Runtime.Loader;
 #endif
@@ -31,6 +32,36 @@ internal static class CallSiteGuards
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Closed guard instantiations exist wherever the woven call site that uses them was compiled.")]
     [UnconditionalSuppressMessage("AOT", "IL2055", Justification = "As above.")]
     public static List<FieldInfo> SlotsFor(MethodBase method)
+    {
+        // Every native redirect asks (a native redirect fills call-site guards too), so the answer is kept until an
+        // assembly is loaded: only a new assembly can bring new call sites.
+        EnsureWatchingLoads();
+        int generation = Volatile.Read(ref s_generation);
+        if (s_slots.TryGetValue(method, out var known) && known.Generation == generation)
+            return known.Slots;
+        var found = Find(method);
+        s_slots[method] = (generation, found);
+        return found;
+    }
+
+    private static int s_generation;
+    private static bool s_watching;
+    private static readonly Dictionary<MethodBase, (int Generation, List<FieldInfo> Slots)> s_slots = new();
+
+    private static void EnsureWatchingLoads()
+    {
+        if (s_watching)
+            return;
+        s_watching = true;
+        AppDomain.CurrentDomain.AssemblyLoad += (_, _) => Interlocked.Increment(ref s_generation);
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Woven holders are referenced by the woven code that calls them.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "As above.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Closed guard instantiations exist wherever the woven call site that uses them was compiled.")]
+    [UnconditionalSuppressMessage("AOT", "IL2055", Justification = "As above.")]
+    private static List<FieldInfo> Find(MethodBase method)
     {
         var slots = new List<FieldInfo>();
         var definition = OpenDefinition(method);

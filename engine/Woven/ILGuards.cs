@@ -18,6 +18,7 @@ internal sealed class ILGuards : RedirectSite
 {
     private const string GuardAttribute = "Hybrid.Woven.HybridGuardAttribute";
     private static readonly Dictionary<MethodBase, ILGuards> s_guards = new();
+    private static readonly HashSet<MethodBase> s_unwoven = new();
     private readonly List<Redirection> _live = new();
     private readonly MethodBase _method;
     private readonly FieldInfo? _methodSlot;
@@ -61,9 +62,13 @@ internal sealed class ILGuards : RedirectSite
             existing._callSiteSlots = callSites; // assemblies loaded since the last look may have added call sites
             return existing;
         }
+        if (callSites.Count == 0 && s_unwoven.Contains(target.Method))
+            return null; // asked on every native redirect: a method's own attributes never change
         FieldInfo? slot = null;
         MethodBase? original = null;
         var attribute = FindAttribute(target.Method);
+        if (attribute is null)
+            s_unwoven.Add(target.Method);
         if (attribute is not null)
         {
             var guardType = (Type)attribute.ConstructorArguments[0].Value!;
