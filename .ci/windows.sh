@@ -9,6 +9,7 @@
 # Wine 8.0 (Debian 12's) and CoreCLR exceptions: when CoreCLR unwinds an exception through native frames with
 # RtlUnwindEx, Wine 8 keeps a stale frame on the thread, and the thread's next such exception hangs or overflows the
 # stack ("detected collided unwind", then an access violation in a loop). Hence:
+#   * .NET 9 runs (test.sh runs .NET 10 and .NET 9).
 #   * .NET 8 cannot run here: all its exception handling goes that way, so the second exception on a thread hangs
 #     (a three-line program that throws and catches twice does). `.ci/windows.sh net8.0` still tries, for a newer Wine.
 #   * .NET 10 handles exceptions in managed code, except where they cross native runtime frames: reflection's
@@ -35,7 +36,7 @@ log() { printf '[windows] %s\n' "$*" >&2; }
 source .ci/wine-env.sh || exit 1
 
 declare -A pinned=()
-for kv in ${HYBRID_WIN_X64_VERSIONS:-net10.0=10.0.12 net8.0=8.0.31}; do pinned[${kv%%=*}]=${kv#*=}; done
+for kv in ${HYBRID_WIN_X64_VERSIONS:-net10.0=10.0.12 net9.0=9.0.23 net8.0=8.0.31}; do pinned[${kv%%=*}]=${kv#*=}; done
 tfms=("$@"); ((${#tfms[@]})) || tfms=(net10.0)
 filter="${HYBRID_WINDOWS_FILTER-}"
 args=(); [[ -n $filter ]] && args=(--filter "$filter")
