@@ -45,7 +45,7 @@ props=(-p:HybridExeTargetFramework="$tfm")
 props+=(${HYBRID_EXE_PROPS:-})
 
 started=$SECONDS
-for lib in engine/Hybrid.Engine.csproj tests/Hybrid.Engine.Fixtures/Hybrid.Engine.Fixtures.csproj \
+for lib in engine/Hybrid.Engine.csproj tests/Hybrid.Engine.Fixtures/Hybrid.Engine.Fixtures.csproj tests/Hybrid.Engine.LateFixtures/Hybrid.Engine.LateFixtures.csproj \
            weaver/Hybrid.Weaver.Cli/Hybrid.Weaver.Cli.csproj; do
   dotnet restore "$lib" -nologo -v:q || { log "restoring $lib failed"; exit 1; }
 done

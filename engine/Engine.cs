@@ -136,10 +136,10 @@ public static class Engine
                 }
                 if (forced == RedirectStrategy.NativeJump)
                     throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump, and the strategy is pinned to NativeJump ({ForcedSource()}): {unavailable}");
-                var fallback = ILGuards.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
+                var fallback = ILGuards.Find(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
                 return InstallIL(target, fallback, replacement, description);
             }
-            var guards = ILGuards.For(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
+            var guards = ILGuards.Find(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
             return InstallIL(target, guards, replacement, description);
         }
     }

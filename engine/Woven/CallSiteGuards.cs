@@ -159,6 +159,85 @@ internal static class CallSiteGuards
         t.IsNested ? Name(t.DeclaringType!) + "+" + t.Name : string.IsNullOrEmpty(t.Namespace) ? t.Name : t.Namespace + "." + t.Name;
 
     // Every load context on .NET (plugins and collectible contexts included); one AppDomain on Mono and .NET Framework.
+#if NET
+    private static bool s_scannedAppDirectory;
+#endif
+
+    /// <summary>
+    /// Loads the assemblies in the application's folder that carry call-site guards and are not loaded yet; true when it
+    /// loaded any. Why: an assembly is loaded when code first needs it, so a redirect made before the code under test
+    /// ran (a test's first line) would not find the call-site guards woven into that code, and whether a fake works on
+    /// the IL path would depend on test order. Each file is read as metadata (no load) for the weaver's assembly
+    /// attribute; only woven ones are loaded, into the default context by name, as the application itself would load
+    /// them. Once per process: the folder does not change. Caller holds the engine lock.
+    /// </summary>
+    public static bool LoadWovenFromAppDirectory()
+    {
+#if NET
+        if (s_scannedAppDirectory || !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+            return false; // NativeAOT: every assembly there is already part of the program
+        s_scannedAppDirectory = true;
+        var loaded = new HashSet<string>(LoadedAssemblies().Select(a => a.GetName().Name ?? ""), StringComparer.OrdinalIgnoreCase);
+        bool any = false;
+        string[] files;
+        try
+        {
+            files = System.IO.Directory.GetFiles(AppContext.BaseDirectory, "*.dll");
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        foreach (var path in files)
+        {
+            if (loaded.Contains(System.IO.Path.GetFileNameWithoutExtension(path)) || !HasCallSiteGuards(path))
+                continue;
+            try
+            {
+                AssemblyLoadContext.Default.LoadFromAssemblyName(AssemblyName.GetAssemblyName(path));
+                any = true;
+            }
+            catch (Exception e) when (e is System.IO.FileNotFoundException or System.IO.FileLoadException or BadImageFormatException)
+            {
+                // Not loadable in this application (another framework's build, a missing dependency): no call sites to serve.
+            }
+        }
+        return any;
+#else
+        return false;
+#endif
+    }
+
+#if NET
+    /// <summary>True when the file's assembly attributes include the weaver's <c>Hybrid.Woven.HybridCallSitesAttribute</c>.</summary>
+    private static bool HasCallSiteGuards(string path)
+    {
+        try
+        {
+            using var stream = System.IO.File.OpenRead(path);
+            using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+            if (!pe.HasMetadata)
+                return false;
+            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+            if (!metadata.IsAssembly)
+                return false;
+            foreach (var handle in metadata.GetAssemblyDefinition().GetCustomAttributes())
+            {
+                var constructor = metadata.GetCustomAttribute(handle).Constructor;
+                if (constructor.Kind != System.Reflection.Metadata.HandleKind.MethodDefinition)
+                    continue; // the weaver defines the attribute in the woven assembly itself
+                var type = metadata.GetTypeDefinition(metadata.GetMethodDefinition((System.Reflection.Metadata.MethodDefinitionHandle)constructor).GetDeclaringType());
+                if (metadata.StringComparer.Equals(type.Namespace, "Hybrid.Woven") && metadata.StringComparer.Equals(type.Name, "HybridCallSitesAttribute"))
+                    return true;
+            }
+        }
+        catch (Exception e) when (e is BadImageFormatException or System.IO.IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+        }
+        return false;
+    }
+#endif
+
     private static IEnumerable<Assembly> LoadedAssemblies() =>
 #if NET
         AssemblyLoadContext.All.SelectMany(c => c.Assemblies).Distinct();

@@ -37,7 +37,15 @@ internal sealed class ILGuards : RedirectSite
     public static bool IsWoven(MethodBase method) => FindAttribute(method) is not null;
 
     /// <summary>True when any IL guard — in the method or at call sites — can serve the method. Caller holds the engine lock.</summary>
-    public static bool Exist(Targets.MethodTarget target) => For(target) is not null;
+    public static bool Exist(Targets.MethodTarget target) => Find(target) is not null;
+
+    /// <summary>
+    /// <see cref="For"/>, and when nothing serves the method, the same after loading the woven assemblies of the
+    /// application's folder that are not loaded yet (<see cref="CallSiteGuards.LoadWovenFromAppDirectory"/>): the IL path
+    /// must not depend on whether the code under test happened to run before the redirect. Caller holds the engine lock.
+    /// </summary>
+    public static ILGuards? Find(Targets.MethodTarget target) =>
+        For(target) ?? (CallSiteGuards.LoadWovenFromAppDirectory() ? For(target) : null);
 
     private static CustomAttributeData? FindAttribute(MethodBase method)
     {
