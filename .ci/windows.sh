@@ -2,7 +2,7 @@
 # .ci/windows.sh [TFM...]
 #
 # The Windows x64 lane: the engine test suite on CoreCLR win-x64 (runtime packs from the NuGet feed, self-contained)
-# under Wine. Installs wine64 (Debian) when missing, keeps a Wine prefix in .ci/cache/wine (created on first use,
+# under Wine. Installs wine64 (Debian) when missing, keeps a Wine prefix in ~/.cache/hybrid-wine (created on first use,
 # ~10 s), and runs .ci/engine-exe.sh win-x64 TFM through wine64 for each TFM (default: net10.0).
 # Wine is not the Windows kernel: a result here says "CoreCLR win-x64 code on Wine", not "on Windows".
 #
@@ -21,7 +21,7 @@
 # about it).
 #
 # Environment:
-#   HYBRID_WINE_PREFIX         Wine prefix (default: .ci/cache/wine)
+#   HYBRID_WINE_PREFIX         Wine prefix (default: ~/.cache/hybrid-wine, outside the tree: see .ci/wine-env.sh)
 #   HYBRID_WIN_X64_VERSIONS    runtime (and apphost) pack per TFM, pinned to versions the feed serves
 #                              (default: "net10.0=10.0.12 net8.0=8.0.31", the SDK 10.0.4xx choices)
 #   HYBRID_WINDOWS_FILTER      test filter (VSTest syntax); empty runs every test

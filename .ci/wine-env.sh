@@ -1,7 +1,8 @@
 # .ci/wine-env.sh — sourced by the Windows lanes (.ci/windows.sh, .ci/windows-differential.sh).
 #
-# Installs wine64 (Debian) when missing and keeps a Wine prefix in .ci/cache/wine (HYBRID_WINE_PREFIX overrides it;
-# created on first use, ~10 s). Sets:
+# Installs wine64 (Debian) when missing and keeps a Wine prefix in ~/.cache/hybrid-wine (HYBRID_WINE_PREFIX overrides
+# it; created on first use, ~10 s). Outside the repository on purpose: a prefix's dosdevices/z: links to /, and tools
+# that search the tree for project files (BenchmarkDotNet's project lookup) walked into /proc and failed. Sets:
 #   wine    the wine64 loader
 #   prefix  the Wine prefix (exported as WINEPREFIX, with WINEDEBUG=-all)
 # Expects the caller's working directory to be the repository root and a `log` function.
@@ -16,7 +17,7 @@ fi
 [[ -x $wine ]] || { log "no $wine after installing wine64"; return 1; }
 log "$("$wine" --version)"
 
-prefix="${HYBRID_WINE_PREFIX:-$PWD/.ci/cache/wine}"
+prefix="${HYBRID_WINE_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/hybrid-wine}"
 mkdir -p "$prefix"
 export WINEPREFIX="$prefix" WINEDEBUG=-all
 if [[ ! -f $prefix/system.reg ]]; then
