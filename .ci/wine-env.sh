@@ -17,7 +17,7 @@ fi
 [[ -x $wine ]] || { log "no $wine after installing wine64"; return 1; }
 log "$("$wine" --version)"
 
-prefix="${HYBRID_WINE_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/hybrid-wine}"
+prefix="${HYBRID_WINE_PREFIX:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/hybrid-wine}"
 mkdir -p "$prefix"
 export WINEPREFIX="$prefix" WINEDEBUG=-all
 if [[ ! -f $prefix/system.reg ]]; then
