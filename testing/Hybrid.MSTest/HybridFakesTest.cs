@@ -35,16 +35,7 @@ public abstract class HybridFakesTest
     {
         var scope = _scope;
         _scope = null;
-        if (scope is null)
-            return;
-        try
-        {
-            if (VerifyAllCalled)
-                scope.VerifyAllCalled();
-        }
-        finally
-        {
-            scope.Dispose();
-        }
+        if (scope?.EndTest(VerifyAllCalled) is { } unused)
+            throw new FakeVerificationException(unused);
     }
 }

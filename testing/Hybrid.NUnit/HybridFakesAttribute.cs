@@ -41,26 +41,8 @@ public sealed class HybridFakesAttribute : Attribute, ITestAction
     {
         if (!s_scopes.TryRemove(test, out var scope))
             return;
-        string? unused = null;
-        try
-        {
-            // A test that already failed (or was skipped) keeps its own message; piling a second failure on it only hides it.
-            if (VerifyAllCalled && TestContext.CurrentContext.Result.Outcome.Status is not (TestStatus.Failed or TestStatus.Skipped))
-            {
-                try
-                {
-                    scope.VerifyAllCalled();
-                }
-                catch (FakeVerificationException e)
-                {
-                    unused = e.Message;
-                }
-            }
-        }
-        finally
-        {
-            scope.Dispose();
-        }
+        // A test that already failed (or was skipped) keeps its own message; piling a second failure on it only hides it.
+        string? unused = scope.EndTest(VerifyAllCalled && TestContext.CurrentContext.Result.Outcome.Status is not (TestStatus.Failed or TestStatus.Skipped));
         if (unused is not null)
             Assert.Fail("[HybridFakes(VerifyAllCalled = true)]: " + unused);
     }

@@ -226,6 +226,29 @@ public sealed class FakeScope : IDisposable
     }
 
     /// <summary>
+    /// Ends a test's scope, for the framework integrations: checks <see cref="VerifyAllCalled"/> when
+    /// <paramref name="verifyAllCalled"/> is true, then disposes the scope whatever the check found. Returns the
+    /// verification's message (the caller fails the test with it in its framework's way), or null.
+    /// </summary>
+    public string? EndTest(bool verifyAllCalled)
+    {
+        try
+        {
+            if (verifyAllCalled)
+                VerifyAllCalled();
+            return null;
+        }
+        catch (FakeVerificationException e)
+        {
+            return e.Message;
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
+
+    /// <summary>
     /// Disposes every fake of this scope and, if this scope is current in the calling flow, makes its parent current.
     /// For <see cref="Global"/> it disposes the global fakes and the scope stays usable.
     /// </summary>

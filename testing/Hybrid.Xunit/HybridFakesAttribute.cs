@@ -43,26 +43,8 @@ public sealed class HybridFakesAttribute : BeforeAfterTestAttribute
         s_ended[test] = true;
         if (!s_scopes.TryRemove(test, out var scope))
             return;
-        string? unused = null;
-        try
-        {
-            // A test that already failed keeps its own message; piling a second failure on it only hides it.
-            if (VerifyAllCalled && TestContext.Current.TestState?.Result is not TestResult.Failed)
-            {
-                try
-                {
-                    scope.VerifyAllCalled();
-                }
-                catch (FakeVerificationException e)
-                {
-                    unused = e.Message;
-                }
-            }
-        }
-        finally
-        {
-            scope.Dispose();
-        }
+        // A test that already failed keeps its own message; piling a second failure on it only hides it.
+        string? unused = scope.EndTest(VerifyAllCalled && TestContext.Current.TestState?.Result is not TestResult.Failed);
         if (unused is not null)
             throw new FakeVerificationException("[HybridFakes(VerifyAllCalled = true)]: " + unused);
     }
