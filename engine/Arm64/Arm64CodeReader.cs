@@ -7,7 +7,7 @@ namespace Hybrid.Arm64;
 /// arm64 reading of CoreCLR code: stubs by <see cref="Arm64StubMatcher"/> (read through <see cref="PlatformMemory"/>,
 /// because a stub can sit at the end of a mapping), calls by following the constants the JIT builds in registers.
 /// </summary>
-internal sealed unsafe class Arm64CodeReader : ICodeReader
+internal sealed unsafe class Arm64CodeReader : ICodeReader, IArm64MemoryReader
 {
     public static readonly Arm64CodeReader Instance = new();
 
@@ -17,7 +17,7 @@ internal sealed unsafe class Arm64CodeReader : ICodeReader
     {
         next = 0;
         methodDesc = 0;
-        if (!TryRead(address, out byte[] code))
+        if (!Arm64StubMatcher.ReadAvailable(this, (ulong)address, new byte[Arm64StubMatcher.MaxPatternBytes], out byte[] code))
             return StubKind.Body;
         // CoreCLR's unboxing stub (StubLinkerCPU::EmitUnboxMethodStub): `add x0, x0, #8`, then a tail jump to the
         // struct method's own entry (`ldr x16, lit; br x16` seen on .NET 10). Only a stub the walk knows may follow:
@@ -35,10 +35,13 @@ internal sealed unsafe class Arm64CodeReader : ICodeReader
             return StubKind.Body;
         if (match.DirectTarget is { } direct)
             next = (nint)direct;
-        else if (match.TargetSlot is not { } slot || !TryReadPointer((nint)slot, out next))
+        else if (match.TargetSlot is not { } slot || !Arm64StubMatcher.TryReadPointer(this, slot, out ulong target))
             return StubKind.Body; // a cell we cannot read: not a stub of the runtime's
-        if (match.MethodDescSlot is { } mdSlot && match.Kind is Arm64StubKind.FixupPrecode or Arm64StubKind.StubPrecode)
-            TryReadPointer((nint)mdSlot, out methodDesc);
+        else
+            next = (nint)target;
+        if (match.MethodDescSlot is { } mdSlot && match.Kind is Arm64StubKind.FixupPrecode or Arm64StubKind.StubPrecode
+            && Arm64StubMatcher.TryReadPointer(this, mdSlot, out ulong md))
+            methodDesc = (nint)md;
         return match.Kind switch
         {
             Arm64StubKind.FixupPrecode when match.UnpreparedTargetValue == (ulong)next => StubKind.UncompiledFixupPrecode,
@@ -141,24 +144,6 @@ internal sealed unsafe class Arm64CodeReader : ICodeReader
 
     private static bool IsBrk(uint word) => (word & 0xFFE0001Fu) == 0xD4200000u;
 
-    private static bool TryRead(nint address, out byte[] code)
-    {
-        // Stubs sit at the end of a code page next to unmapped or guard memory: fall back to shorter reads.
-        foreach (int size in new[] { Arm64StubMatcher.MaxPatternBytes, 24, 12, 4 })
-        {
-            code = new byte[size];
-            if (PlatformMemory.Current.TryRead(address, code))
-                return true;
-        }
-        code = System.Array.Empty<byte>();
-        return false;
-    }
-
-    private static bool TryReadPointer(nint address, out nint value)
-    {
-        var cell = new byte[8];
-        bool read = PlatformMemory.Current.TryRead(address, cell);
-        value = read ? (nint)Arm64Instructions.ReadUInt64(cell, 0) : 0;
-        return read;
-    }
+    /// <summary>Reads through <see cref="PlatformMemory"/>: a stub can sit at the end of a mapping.</summary>
+    public bool TryRead(ulong address, byte[] buffer) => PlatformMemory.Current.TryRead((nint)address, buffer);
 }

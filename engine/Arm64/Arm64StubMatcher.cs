@@ -341,7 +341,7 @@ internal static class Arm64StubMatcher
 
     private static uint Word(byte[] code, int index) => Arm64Instructions.ReadWord(code, index * 4);
 
-    private static bool ReadAvailable(IArm64MemoryReader reader, ulong address, byte[] buffer, out byte[] bytes)
+    internal static bool ReadAvailable(IArm64MemoryReader reader, ulong address, byte[] buffer, out byte[] bytes)
     {
         // Stubs sit at the end of a code page next to unmapped/guard memory; fall back to shorter reads.
         foreach (int size in new[] { MaxPatternBytes, 24, 12, 4 })
@@ -357,7 +357,7 @@ internal static class Arm64StubMatcher
         return false;
     }
 
-    private static bool TryReadPointer(IArm64MemoryReader reader, ulong address, out ulong value)
+    internal static bool TryReadPointer(IArm64MemoryReader reader, ulong address, out ulong value)
     {
         var b = new byte[8];
         if (reader.TryRead(address, b))

@@ -26,11 +26,6 @@ internal static class CallSiteGuards
     private static readonly Dictionary<Assembly, Dictionary<Identity, List<Type>>> s_byAssembly = new();
 
     /// <summary>The <c>Target</c> slots of every call-site guard for this exact instantiation of <paramref name="method"/>. Caller holds the engine lock.</summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Woven holders are referenced by the woven code that calls them.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "As above.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above.")]
-    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Closed guard instantiations exist wherever the woven call site that uses them was compiled.")]
-    [UnconditionalSuppressMessage("AOT", "IL2055", Justification = "As above.")]
     public static List<FieldInfo> SlotsFor(MethodBase method)
     {
         // Every native redirect asks (a native redirect fills call-site guards too), so the answer is kept until an
