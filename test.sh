@@ -31,8 +31,9 @@ lane() {
   "$@" 2>&1 | tee -a "$log"
   local rc=${PIPESTATUS[0]}
   printf '===== %s: %s in %ss =====\n' "$name" "$([[ $rc == 0 ]] && echo ok || echo "FAILED (exit $rc)")" "$((SECONDS - started))"
-  [[ $rc == 0 ]] || status=1
+  [[ $rc == 0 ]] || { status=1; failed_lanes+=("$name (exit $rc)"); }
 }
+failed_lanes=()
 
 root="$(.ci/dotnet-runtimes.sh | tail -n 1)" || { echo "could not prepare the .NET 8/9/10 dotnet root" >&2; exit 1; }
 export DOTNET_ROOT="$root" PATH="$root:$PATH"
@@ -66,6 +67,8 @@ done
 read -r passed failed skipped < <( { grep -aoE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
   awk -F'[:,]' '{print $4+0, $2+0, $6+0}'; grep -aE '^differential: [0-9]+ passed, [0-9]+ failed$' "$log" |
   awk '{print $2+0, $4+0, 0}'; } | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+# Lanes that failed without a failing test (a crash, a check outside a test framework) would not show in the counts.
+((${#failed_lanes[@]} == 0)) || printf '\nlanes failed: %s\n' "$(IFS=';'; echo "${failed_lanes[*]}")"
 printf '\ntests: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 [[ $failed == 0 ]] || status=1
 exit $status
