@@ -43,10 +43,25 @@ public sealed class Redirection : IDisposable
     internal void AttachCallSites(Woven.ILGuards? guards, object replacement, string description)
     {
         if (guards is null || guards.CallSiteSlotCount == 0)
+        {
+            // An assembly loaded later may bring call sites (Woven.ILGuards.RefreshLive attaches them then).
+            s_waitingForCallSites[this] = (replacement, description);
             return;
+        }
         var callSites = new Redirection(_target, guards, RedirectStrategy.ILDispatch, description) { Replacement = replacement, CallSitesOnly = true };
         guards.Add(callSites);
         _callSites = callSites;
+        s_waitingForCallSites.Remove(this);
+    }
+
+    /// <summary>Live native redirects that had no call-site guards to fill yet. Guarded by the engine lock.</summary>
+    private static readonly System.Collections.Generic.Dictionary<Redirection, (object Replacement, string Description)> s_waitingForCallSites = new();
+
+    /// <summary>An assembly with call-site guards has loaded: native redirects waiting for call sites fill its guards. Caller holds the engine lock.</summary>
+    internal static void AttachWaitingCallSites()
+    {
+        foreach (var pair in new System.Collections.Generic.List<System.Collections.Generic.KeyValuePair<Redirection, (object Replacement, string Description)>>(s_waitingForCallSites))
+            pair.Key.AttachCallSites(Woven.ILGuards.For(pair.Key._target), pair.Value.Replacement, pair.Value.Description);
     }
 
     /// <summary>The call-site half of a native redirect (<see cref="AttachCallSites"/>): fills call-site slots only.</summary>
@@ -123,6 +138,7 @@ public sealed class Redirection : IDisposable
             if (_disposed)
                 return;
             _disposed = true;
+            s_waitingForCallSites.Remove(this);
             _site.Remove(this);
             _callSites?._site.Remove(_callSites);
         }

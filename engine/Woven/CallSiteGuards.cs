@@ -48,7 +48,27 @@ internal static class CallSiteGuards
         if (s_watching)
             return;
         s_watching = true;
-        AppDomain.CurrentDomain.AssemblyLoad += (_, _) => Interlocked.Increment(ref s_generation);
+        AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
+        {
+            Interlocked.Increment(ref s_generation);
+            // Raised on the loading thread before any code of the assembly runs: live redirects fill its call-site
+            // guards now, or its calls would run the original while a redirect (a fake) is live — a plugin loaded
+            // from outside the application's folder, or any assembly loaded after the redirect.
+            if (CarriesCallSites(e.LoadedAssembly))
+                ILGuards.RefreshLive();
+        };
+    }
+
+    private static bool CarriesCallSites(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetCustomAttributesData().Any(a => a.AttributeType.FullName == HolderAttribute);
+        }
+        catch (Exception e) when (e is System.IO.FileNotFoundException or System.IO.FileLoadException or TypeLoadException or BadImageFormatException or NotSupportedException)
+        {
+            return false;
+        }
     }
 
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Woven holders are referenced by the woven code that calls them.")]

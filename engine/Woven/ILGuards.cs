@@ -109,6 +109,26 @@ internal sealed class ILGuards : RedirectSite
         return created;
     }
 
+    /// <summary>
+    /// Fills the call-site guards of an assembly that has just loaded for every live redirect: IL redirects and the
+    /// call-site half of native ones (<see cref="Redirection.AttachCallSites"/>), including native redirects that had no
+    /// call sites to fill when they were made.
+    /// </summary>
+    internal static void RefreshLive()
+    {
+        lock (Engine.Gate)
+        {
+            foreach (var guards in s_guards.Values)
+            {
+                if (guards._live.Count == 0)
+                    continue;
+                guards._callSiteSlots = CallSiteGuards.SlotsFor(guards._method);
+                guards.Refresh();
+            }
+            Redirection.AttachWaitingCallSites();
+        }
+    }
+
     public override void Add(Redirection redirection)
     {
         _live.Add(redirection);

@@ -1,5 +1,7 @@
 using System;
+using System.IO;
 using System.Linq;
+using System.Runtime.Loader;
 using System.Runtime.CompilerServices;
 using NUnit.Framework;
 
@@ -19,7 +21,7 @@ public class LateAssemblyTests
 {
     private const string Late = "Hybrid.Engine.LateFixtures";
 
-    [Test]
+    [Test, Order(1)]
     public void WovenCallSitesInAnAssemblyNotLoadedYetAreFound()
     {
         Assert.That(AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == Late), Is.False,
@@ -30,9 +32,61 @@ public class LateAssemblyTests
         using (var r = Engine.Redirect(processorCount, new Func<int>(() => 4242)))
         {
             Assert.That(CoresSeenByLateCode(), Is.EqualTo(4242), $"{r.Strategy}: the woven call site in {Late} sees the redirect");
+            // Natively the body's jump answers too; the guard must be filled all the same (a tier-1 guard may inline the method).
+            Assert.That(CallSiteSlots(LateAssembly()), Is.Not.Empty.And.All.Not.Null, "the guard loaded after the redirect was filled");
         }
+        Assert.That(CallSiteSlots(LateAssembly()), Is.All.Null);
         Assert.That(CoresSeenByLateCode(), Is.EqualTo(Environment.ProcessorCount));
     }
+
+    /// <summary>
+    /// A plugin: a woven assembly loaded from outside the application's folder, into a load context of its own, while a
+    /// redirect is live. Its call-site guard must be filled as it loads — on the IL path nothing else sends its calls to
+    /// the replacement (before the fix they ran the original, silently) — and emptied when the redirect goes.
+    /// </summary>
+    [Test, Order(2)]
+    public void WovenCallSitesInAPluginLoadedWhileARedirectIsLiveSeeIt()
+    {
+        var processorCount = typeof(Environment).GetProperty(nameof(Environment.ProcessorCount))!.GetMethod!;
+        string folder = Path.Combine(Path.GetTempPath(), "hybrid-plugin-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string plugin = Path.Combine(folder, Late + ".dll");
+            File.Copy(Path.Combine(AppContext.BaseDirectory, Late + ".dll"), plugin);
+            var context = new AssemblyLoadContext("hybrid-plugin-" + Guid.NewGuid().ToString("N"));
+            Func<int> cores;
+            using (var r = Engine.Redirect(processorCount, new Func<int>(() => 4343)))
+            {
+                var assembly = context.LoadFromAssemblyPath(plugin);
+                Assert.That(AssemblyLoadContext.GetLoadContext(assembly), Is.SameAs(context), "precondition: a second copy, in the plugin's own context");
+                cores = assembly.GetType("Hybrid.LateFixtures.Machine")!.GetMethod("Cores")!.CreateDelegate<Func<int>>();
+                Assert.That(cores(), Is.EqualTo(4343), $"{r.Strategy}: the woven call site in the plugin sees the live redirect");
+                Assert.That(CallSiteSlots(assembly), Is.Not.Empty.And.All.Not.Null);
+            }
+            Assert.That(cores(), Is.EqualTo(Environment.ProcessorCount), "the plugin's guard is emptied with the redirect");
+            using (Engine.Redirect(processorCount, new Func<int>(() => 4444)))
+                Assert.That(cores(), Is.EqualTo(4444), "a redirect made after the plugin loaded fills its guard too");
+        }
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } // Windows: the plugin stays mapped
+        }
+    }
+
+    /// <summary>The values of the call-site guard slots the weaver put into <paramref name="assembly"/>.</summary>
+    private static object?[] CallSiteSlots(System.Reflection.Assembly assembly) =>
+        assembly.GetCustomAttributesData()
+            .Where(a => a.AttributeType.FullName == "Hybrid.Woven.HybridCallSitesAttribute")
+            .SelectMany(a => ((Type)a.ConstructorArguments[0].Value!).GetNestedTypes(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic))
+            .Select(t => t.GetField("Target", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            .Where(f => f is not null)
+            .Select(f => f!.GetValue(null))
+            .ToArray();
+
+    /// <summary>Compiling this (not the test) loads the late assembly.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static System.Reflection.Assembly LateAssembly() => typeof(Hybrid.LateFixtures.Machine).Assembly;
 
     /// <summary>Compiling this (not the test) loads the late assembly: after the redirect.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
