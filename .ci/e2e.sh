@@ -11,13 +11,16 @@
 #   5. testing:    pack Hybrid.Testing and the framework packages; an app library with a <Patchable> clock, and a test
 #                  project per framework — `dotnet new nunit`, `dotnet new mstest`, an xUnit v3 project as xUnit's docs
 #                  show one — each with `dotnet add package Hybrid.<Framework>`; fakes arranged in async set-up are seen
-#                  by the test; `dotnet test` passes natively, pinned to the IL guard and under the W^X launcher.
+#                  by the test; `dotnet test` passes natively, pinned to the IL guard and under the W^X launcher;
+#   6. tool:       pack hybrid-weave, `dotnet tool install` it as a local tool, weave a `dotnet new classlib` with it
+#                  (a selector matching nothing leaves the assembly unmarked; a second run says "already woven"), and
+#                  redirect the woven methods from a console app pinned to the IL guard.
 #
 # Needs only dotnet and NuGet. Everything happens in a fresh temp dir with its own NUGET_PACKAGES, so ~/.nuget and the
 # repository's obj/ and bin/ folders are never touched (the repo is packed with --artifacts-path into the temp dir).
 # Budget: ~4-6 minutes on a 2-core runner with a cold package cache.
 #
-# Usage: .ci/e2e.sh [patchable] [references] [fody] [testing]     (default: all)
+# Usage: .ci/e2e.sh [patchable] [references] [fody] [testing] [tool]     (default: all)
 #   HYBRID_E2E_KEEP=1   keep the temp dir (it is always kept when a step fails)
 set -euo pipefail
 
@@ -26,7 +29,7 @@ scenarios="$repo/tests/Hybrid.EndToEnd/scenarios"
 work="$(mktemp -d "${TMPDIR:-/tmp}/hybrid-e2e.XXXXXX")"
 feed="$work/feed"
 version=0.1.0-dev
-lanes=("$@"); ((${#lanes[@]})) || lanes=(patchable references fody testing)
+lanes=("$@"); ((${#lanes[@]})) || lanes=(patchable references fody testing tool)
 
 export NUGET_PACKAGES="$work/nuget-packages"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -252,6 +255,44 @@ lane_testing() {
       expect_log "$d/test-$fw-$mode.log" 'Passed!? *[:-] *Failed: *0, Passed: *2|Total tests: 2' "$fw ($mode): dotnet test passed both tests"
     done
   done
+}
+
+lane_tool() {
+  local d="$work/tool"
+  log "tool: pack hybrid-weave (Hybrid.Weaver.Cli), dotnet tool install as a local tool"
+  run "$work/pack-cli.log" dotnet pack "$repo/weaver/Hybrid.Weaver.Cli/Hybrid.Weaver.Cli.csproj" -c Release -o "$feed" \
+    --artifacts-path "$work/artifacts" -nodeReuse:false -tl:off
+  [[ -f "$feed/Hybrid.Weaver.Cli.$version.nupkg" ]] || fail "Hybrid.Weaver.Cli.$version.nupkg was not produced"
+  mkdir -p "$d" && cd "$d"
+  run "$d/manifest.log" dotnet new tool-manifest
+  run "$d/install.log" dotnet tool install Hybrid.Weaver.Cli --version $version
+  expect_log "$d/install.log" "hybrid-weave" "dotnet tool install Hybrid.Weaver.Cli: command hybrid-weave"
+
+  run "$d/new-lib.log" dotnet new classlib -n Shop -o Shop
+  rm -f Shop/Class1.cs
+  cp "$scenarios/tool/Store.cs" Shop/
+  build "$d/build-lib.log" Shop/Shop.csproj -c Release
+  local dll
+  dll=$(ls "$d"/Shop/bin/Release/net*/Shop.dll)
+  # A selector that matches nothing must leave the assembly unwoven, so the corrected run still weaves.
+  run "$d/weave-miss.log" dotnet hybrid-weave "$dll" --patchable System.IO.File.ReadAllText
+  expect_log "$d/weave-miss.log" "warning HYB0015: selector 'System.IO.File.ReadAllText'" "hybrid-weave warns about a selector that matches nothing"
+  expect_log "$d/weave-miss.log" "HYB0016: nothing was woven" "... and leaves the assembly unmarked"
+  run "$d/weave.log" dotnet hybrid-weave "$dll" --patchable Shop.Store.IsOpen System.IO.File.ReadAllLines
+  expect_log "$d/weave.log" "wove 1 method\(s\) and the call sites of 1 external method\(s\)" "hybrid-weave wove Shop.Store.IsOpen and the calls to File.ReadAllLines"
+  run "$d/weave-again.log" dotnet hybrid-weave "$dll" --patchable Shop.Store.IsOpen
+  expect_log "$d/weave-again.log" "HYB0008: already woven" "a second run says the assembly is already woven"
+
+  # The woven Shop.dll, used as a plain reference by an app that redirects through its guards.
+  run "$d/new-app.log" dotnet new console -n App -o App
+  cp "$scenarios/tool/Program.cs" App/Program.cs
+  run "$d/add-app.log" dotnet add App/App.csproj package Hybrid --version $version
+  add_items App/App.csproj "<Reference Include=\"Shop\"><HintPath>$dll</HintPath></Reference>"
+  build "$d/build-app.log" App/App.csproj -c Release
+  run "$d/run-app.log" env HYBRID_STRATEGY=il dotnet run --project App/App.csproj -c Release --no-build
+  expect_log "$d/run-app.log" "IsOpen\(midnight\)=True via ILDispatch" "the woven method is redirected through its IL guard"
+  expect_log "$d/run-app.log" "Lines=faked via ILDispatch" "the woven call site of File.ReadAllLines is redirected"
+  expect_log "$d/run-app.log" "after dispose IsOpen\(midnight\)=False" "disposed: the original runs"
 }
 
 for lane in "${lanes[@]}"; do
