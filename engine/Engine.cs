@@ -85,27 +85,10 @@ public static class Engine
         {
             return new RedirectPlan(original, false, RedirectStrategy.NativeJump, StripParameter(e.Message), Array.Empty<string>());
         }
-        string name = MethodTarget.Describe(original);
         lock (Gate)
         {
-            bool woven = ILGuards.Exist(target);
-            string? nativeRefusal = NativeRefusal(target);
-            var forced = ForcedStrategy;
-            if (forced == RedirectStrategy.ILDispatch || (forced is null && nativeRefusal is not null && woven))
-            {
-                if (!woven)
-                    return new RedirectPlan(original, false, RedirectStrategy.ILDispatch, NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"), Array.Empty<string>());
-                string why = forced is not null ? $"the strategy is pinned to ILDispatch ({ForcedSource()})" : $"native patching is not possible: {nativeRefusal}";
-                return new RedirectPlan(original, true, RedirectStrategy.ILDispatch,
-                    $"{name} will be redirected through its woven IL guard{(ILGuards.IsWoven(original) ? "" : "s at its call sites (calls written in woven assemblies only)")} (a delegate stored in the slot; no code is written) because {why}.", Array.Empty<string>());
-            }
-            if (nativeRefusal is not null)
-                return new RedirectPlan(original, false, RedirectStrategy.NativeJump,
-                    woven || forced == RedirectStrategy.NativeJump ? $"{name} cannot be redirected with a native jump: {nativeRefusal}" : NotWovenMessage(target, nativeRefusal), Array.Empty<string>());
-            return new RedirectPlan(original, true, RedirectStrategy.NativeJump,
-                $"{name} will be redirected with a native jump at the entry of its compiled body; " +
-                (Host.IsMono ? "Mono compiles a method once, so the jump stays in the code that runs." : "tier-up of the method is held while the redirect lives.") +
-                (woven ? " (It is also woven: the IL guard is the fallback if the platform refuses the write.)" : ""), NativeWarnings(target));
+            string? nativeRefusal = ForcedStrategy == RedirectStrategy.ILDispatch ? null : PredictNativeRefusal(target);
+            return RedirectPolicy.Plan(target, RedirectPolicy.Decide(target, nativeRefusal, () => ILGuards.Find(target)));
         }
     }
 
@@ -113,34 +96,30 @@ public static class Engine
     {
         lock (Gate)
         {
-            var forced = ForcedStrategy;
-            if (forced != RedirectStrategy.ILDispatch)
+            var decision = RedirectPolicy.Decide(target, NativePatching.UnavailableReason, () => ILGuards.Find(target));
+            if (decision.Strategy == RedirectStrategy.NativeJump && decision.Refusal is null)
             {
-                string? unavailable = NativePatching.UnavailableReason;
-                if (unavailable is null)
+                try
                 {
-                    try
-                    {
-                        return InstallNative(target, replacement, description, parameterName);
-                    }
-                    catch (CodeWriteRefusedException e) when (forced is null)
-                    {
-                        // Refused at the write itself (the policy can differ per mapping); nothing was changed.
-                        NativePatching.RecordRefusal(e.Message);
-                        unavailable = e.Message;
-                    }
-                    catch (NotSupportedException e) when (forced is null && ILGuards.Exist(target))
-                    {
-                        unavailable = e.Message; // e.g. a body too small for a jump: the guard serves instead
-                    }
+                    return InstallNative(target, replacement, description, parameterName);
                 }
-                if (forced == RedirectStrategy.NativeJump)
-                    throw new NotSupportedException($"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump, and the strategy is pinned to NativeJump ({ForcedSource()}): {unavailable}");
-                var fallback = ILGuards.Find(target) ?? throw new NotSupportedException(NotWovenMessage(target, unavailable!));
-                return InstallIL(target, fallback, replacement, description);
+                catch (CodeWriteRefusedException e)
+                {
+                    // Refused at the write itself (the policy can differ per mapping); nothing was changed. Unless the
+                    // strategy is pinned (a caller who pins it retries on purpose), later redirects do not try again.
+                    if (ForcedStrategy is null)
+                        NativePatching.RecordRefusal(e.Message);
+                    decision = RedirectPolicy.Decide(target, e.Message, () => ILGuards.Find(target));
+                }
+                catch (NotSupportedException e)
+                {
+                    // e.g. a body too small for a jump: decided again with the reason met, as Explain predicts it
+                    decision = RedirectPolicy.Decide(target, NativeRefusalException.ReasonOf(e), () => ILGuards.Find(target));
+                }
             }
-            var guards = ILGuards.Find(target) ?? throw new NotSupportedException(NotWovenMessage(target, $"the strategy is pinned to ILDispatch ({ForcedSource()})"));
-            return InstallIL(target, guards, replacement, description);
+            if (decision.Refusal is not null)
+                throw new NotSupportedException(decision.Refusal);
+            return InstallIL(target, decision.Guards!, replacement, description);
         }
     }
 
@@ -179,7 +158,8 @@ public static class Engine
         return redirection;
     }
 
-    private static string? NativeRefusal(MethodTarget target)
+    /// <summary>Why the native path would refuse the method (a bare reason), or null: asked without writing code.</summary>
+    private static string? PredictNativeRefusal(MethodTarget target)
     {
         var unavailable = NativePatching.UnavailableReason;
         if (unavailable is not null)
@@ -190,56 +170,12 @@ public static class Engine
         }
         catch (NotSupportedException e)
         {
-            return e.Message;
+            return NativeRefusalException.ReasonOf(e);
         }
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Explain only: a trimmed body merely loses the inlining hint.")]
-    private static List<string> NativeWarnings(MethodTarget target)
-    {
-        var warnings = new List<string>();
-        var original = target.Method;
-        string name = MethodTarget.Describe(original);
-        if (original.IsStatic || !original.IsVirtual || original.IsFinal)
-        {
-            // An inlined copy in an already-compiled caller never reaches the method's own code.
-            var body = original.GetMethodBody();
-            bool noInlining = (original.MethodImplementationFlags & MethodImplAttributes.NoInlining) != 0;
-            if (!noInlining && body is not null && body.GetILAsByteArray()?.Length <= 32)
-                warnings.Add($"{name} is small ({body.GetILAsByteArray()!.Length} bytes of IL) and not marked NoInlining: callers compiled before the redirect may have inlined it and will keep the original behaviour. Weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) to rule this out.");
-        }
-        if (target.IsSharedCode)
-            warnings.Add(target.Context == GenericContext.ThisMethodTable
-                ? $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the object's exact type, so it applies to instances whose runtime type is exactly {MethodTarget.TypeName(target.DeclaringType)}; instances of subclasses and other instantiations run the original."
-                : $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the hidden instantiation argument, so only this instantiation is redirected; the others run the original.");
-        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
-            && ThreadFence.UnavailableReason is { } noFence)
-            warnings.Add($"Other threads are not stopped while the entry jump is written ({noFence}): a thread preempted inside the first instructions of {name} at that moment would resume in the middle of the jump and crash. Install the redirect before other threads call {name}, or weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) so the IL guard serves it without writing code.");
-        var freeze = Host.IsCoreClr ? TieringFreeze.UnavailableReason : null;
-        if (freeze is not null)
-            warnings.Add($"Tier-up cannot be held ({freeze}): if the runtime recompiles {name} after the redirect, the new code will not be redirected.");
-        return warnings;
-    }
-
-    private static string NotWovenMessage(MethodTarget target, string why)
-    {
-        bool framework = IsFramework(target.DeclaringType.Assembly);
-        return $"{MethodTarget.Describe(target.Method)} cannot be redirected: {why}, and it is not woven, so there is no IL guard to fall back to. " +
-            $"Fix: add <Patchable Include=\"{HookRegistry.PatchableName(target)}\" /> to " +
-            (framework
-                ? "each project whose calls to it should see the redirect (a framework method is woven at its call sites)."
-                : $"the project that builds {target.DeclaringType.Assembly.GetName().Name}.");
-    }
-
-    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty location (single-file) only changes the wording of an error message.")]
-    private static bool IsFramework(Assembly assembly)
-    {
-        string location = assembly.IsDynamic ? "" : assembly.Location;
-        return assembly == typeof(object).Assembly
-            || (location.Length > 0 && location.StartsWith(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), StringComparison.Ordinal));
-    }
-
-    private static string ForcedSource() => s_forcedSet ? "Engine.ForcedStrategy" : $"environment variable {StrategyVariable}";
+    /// <summary>True when <see cref="ForcedStrategy"/> was set in code (rather than from <see cref="StrategyVariable"/>).</summary>
+    internal static bool ForcedBySetter => s_forcedSet;
 
     private static string StripParameter(string message)
     {

@@ -36,7 +36,7 @@ internal static unsafe class HookRegistry
     {
         var unsupported = Unsupported(target);
         if (unsupported is not null)
-            throw new NotSupportedException(Refused(target, unsupported));
+            throw Refused(target, unsupported);
 
         // Compile first (the hold refuses every later compilation of the method), then hold tier-up before reading
         // the body again, so the body cannot be replaced between finding and patching it. Mono does not tier and has
@@ -158,16 +158,15 @@ internal static unsafe class HookRegistry
     private static string NoStubMemory(ICpuHooks cpu, nint body) =>
         $"no memory is free within {cpu.StubReachText} of its code at 0x{body:x} for the redirect stub (the entry jump reaches no farther)";
 
-    /// <summary>The whole message for a refusal that <see cref="Check"/> reports as a bare reason.</summary>
-    private static string Refused(MethodTarget target, string reason) =>
-        $"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump: {reason}. " +
-        "Fix: weave it (<Patchable Include=\"" + PatchableName(target) + "\" />), which keeps it out of line and gives it an IL guard.";
+    /// <summary>A refusal that <see cref="Check"/> reports as a bare reason; <see cref="RedirectPolicy"/> words what follows and the fix.</summary>
+    private static NativeRefusalException Refused(MethodTarget target, string reason) =>
+        new($"{MethodTarget.Describe(target.Method)} cannot be redirected with a native jump: {reason}.", reason);
 
     private static MethodHook Create(MethodTarget target, nint body, nint compileKey)
     {
         var cpu = CpuHooks.Current;
         if (cpu.Refusal(body) is { } refusal)
-            throw new NotSupportedException(Refused(target, refusal));
+            throw Refused(target, refusal);
         StubFilter? filter = target.Context switch
         {
             GenericContext.HiddenArgument => new StubFilter(false, cpu.HiddenArgumentIndex(target)),
@@ -177,7 +176,7 @@ internal static unsafe class HookRegistry
         // A filtered stub's instantiation table takes a page of data.
         var slot = StubHeap.Allocate(body, cpu.StubReach, filter is null ? StubHeap.CellSlotSize : PlatformMemory.Current.PageSize);
         if (slot.Code == 0)
-            throw new NotSupportedException(Refused(target, NoStubMemory(cpu, body)));
+            throw Refused(target, NoStubMemory(cpu, body));
         try
         {
             var code = cpu.Build(target, body, slot, filter);

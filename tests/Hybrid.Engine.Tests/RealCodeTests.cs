@@ -247,7 +247,8 @@ public class RealCodeTests
         CodeMemory.SimulatedWriteRefusal = "simulated W^X";
         try
         {
-            Assert.Throws<CodeWriteRefusedException>(() => Engine.Redirect(method, new Func<int, int>(x => -x)));
+            Assert.That(() => Engine.Redirect(method, new Func<int, int>(x => -x)),
+                Throws.InstanceOf<NotSupportedException>().With.Message.Contains("simulated W^X").And.Message.Contains("pinned to NativeJump"));
         }
         finally
         {
