@@ -62,7 +62,7 @@ internal static class RedirectPolicy
         bool woven = ILGuards.Exist(target);
         return new RedirectPlan(original, true, RedirectStrategy.NativeJump,
             $"{name} will be redirected with a native jump at the entry of its compiled body; " +
-            (Host.IsMono ? "Mono compiles a method once, so the jump stays in the code that runs." : "tier-up of the method is held while the redirect lives.") +
+            Platform.Runtime.HoldSummary +
             (woven ? " (It is also woven: the IL guard is the fallback if the platform refuses the write.)" : ""), NativeWarnings(target));
     }
 
@@ -85,11 +85,9 @@ internal static class RedirectPolicy
             warnings.Add(target.Context == GenericContext.ThisMethodTable
                 ? $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the object's exact type, so it applies to instances whose runtime type is exactly {MethodTarget.TypeName(target.DeclaringType)}; instances of subclasses and other instantiations run the original."
                 : $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the hidden instantiation argument, so only this instantiation is redirected; the others run the original.");
-        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
-            && ThreadFence.UnavailableReason is { } noFence)
+        if (Platform.Fence.UnavailableReason is { } noFence)
             warnings.Add($"Other threads are not stopped while the entry jump is written ({noFence}): a thread preempted inside the first instructions of {name} at that moment would resume in the middle of the jump and crash. Install the redirect before other threads call {name}, or weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) so the IL guard serves it without writing code.");
-        var freeze = Host.IsCoreClr ? TieringFreeze.UnavailableReason : null;
-        if (freeze is not null)
+        if (Platform.Runtime.HoldUnavailable is { } freeze)
             warnings.Add($"Tier-up cannot be held ({freeze}): if the runtime recompiles {name} after the redirect, the new code will not be redirected.");
         return warnings;
     }

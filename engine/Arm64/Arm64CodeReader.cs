@@ -145,5 +145,5 @@ internal sealed unsafe class Arm64CodeReader : ICodeReader, IArm64MemoryReader
     private static bool IsBrk(uint word) => (word & 0xFFE0001Fu) == 0xD4200000u;
 
     /// <summary>Reads through <see cref="PlatformMemory"/>: a stub can sit at the end of a mapping.</summary>
-    public bool TryRead(ulong address, byte[] buffer) => PlatformMemory.Current.TryRead((nint)address, buffer);
+    public bool TryRead(ulong address, byte[] buffer) => Platform.Memory.TryRead((nint)address, buffer);
 }

@@ -278,15 +278,14 @@ internal enum Arm64FlusherKind
 /// <summary>Picks the flusher for the running process.</summary>
 internal static class Arm64InstructionCache
 {
-    /// <summary>The decision <see cref="CreateForCurrentProcess"/> makes, apart from the OS it runs on (tested everywhere).</summary>
+    /// <summary>Which maintenance an OS gets, decided apart from the OS this runs on (tested everywhere).</summary>
     public static Arm64FlusherKind FlusherFor(bool windows, bool mac) =>
         windows ? Arm64FlusherKind.Windows : mac ? Arm64FlusherKind.Mac : Arm64FlusherKind.Linux;
 
-    public static IInstructionCacheFlusher CreateForCurrentProcess()
+    /// <summary>The flusher of <paramref name="kind"/> (<see cref="Platform.Cpu"/> picks the kind for this OS).</summary>
+    public static IInstructionCacheFlusher Create(Arm64FlusherKind kind)
     {
-        if (RuntimeInformation.ProcessArchitecture != Architecture.Arm64)
-            throw new PlatformNotSupportedException("Arm64 instruction-cache maintenance requested in a non-arm64 process.");
-        switch (FlusherFor(RuntimeInformation.IsOSPlatform(OSPlatform.Windows), RuntimeInformation.IsOSPlatform(OSPlatform.OSX)))
+        switch (kind)
         {
             case Arm64FlusherKind.Windows:
                 return new WindowsInstructionCacheFlusher();

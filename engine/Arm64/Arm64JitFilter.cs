@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Hybrid.CoreClr;
 using static Hybrid.Arm64.Arm64Instructions;
 
 namespace Hybrid.Arm64;
@@ -22,8 +23,13 @@ namespace Hybrid.Arm64;
 /// stored before its MethodDesc is released with STLR.
 /// </para>
 /// </summary>
-internal static class Arm64JitFilter
+internal sealed class Arm64JitFilter : IJitFilter
 {
+    public static readonly Arm64JitFilter Instance = new();
+
+    byte[] IJitFilter.Build(ulong at, ulong original, JitFilterTables tables) =>
+        Build(at, original, (ulong)tables.TableCell, (ulong)tables.Recent, tables.RecentSize, tables.WorkerName0, tables.WorkerName1);
+
     private const int Prctl = 167;      // __NR_prctl in the generic syscall table arm64 uses
     private const int PrGetName = 16;   // PR_GET_NAME: the thread's 16-byte comm, NUL-terminated
     private const int Ne = 1, Eq = 0;   // condition codes

@@ -37,7 +37,7 @@ internal static class CallSiteProbe
         il.Emit(OpCodes.Ret);
 
         nint code = CodeLocator.Follow(target, Replacement.EntryPointOf(probe));
-        nint found = CodeReaders.Current.FindCalledEntry(code, target.Context == GenericContext.HiddenArgument ? (ulong)target.ContextKey : null);
+        nint found = Platform.CodeReader.FindCalledEntry(code, target.Context == GenericContext.HiddenArgument ? (ulong)target.ContextKey : null);
         GC.KeepAlive(probe);
         if (found != 0)
             return found;

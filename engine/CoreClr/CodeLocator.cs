@@ -1,14 +1,13 @@
 using System;
-using Hybrid.Compat;
+using Hybrid.Patching;
 using Hybrid.Targets;
 
 namespace Hybrid.CoreClr;
 
 /// <summary>
-/// Finds the compiled body of a method. CoreCLR: start at its stable entry point (<c>GetFunctionPointer</c>, a
+/// Finds the compiled body of a method on CoreCLR: start at its stable entry point (<c>GetFunctionPointer</c>, a
 /// precode) and follow the stubs the runtime puts in between, recognised by the CPU's <see cref="ICodeReader"/>
-/// (the same walk on x64 and arm64). Mono: <c>GetFunctionPointer</c> compiles the
-/// method and answers with its native code (<c>mono_compile_method</c>); there is no precode in front of it.
+/// (the same walk on x64 and arm64). Mono needs no walk (<see cref="Mono.MonoRuntime"/>).
 /// </summary>
 internal static class CodeLocator
 {
@@ -30,13 +29,6 @@ internal static class CodeLocator
     /// </summary>
     public static LocatedCode Locate(MethodTarget target, Func<nint, bool>? isHookedBody = null)
     {
-        if (Host.IsMono)
-        {
-            nint code = target.Method.MethodHandle.GetFunctionPointer();
-            if (code == 0)
-                throw new NotSupportedException($"Mono returned no code for {MethodTarget.Describe(target.Method)}.");
-            return new LocatedCode(code, 0);
-        }
         var located = Walk(target, StartAddress(target), isHookedBody, probeWhenUncompiled: target.Context != GenericContext.HiddenArgument);
         return located.MethodDesc == 0 ? located with { MethodDesc = CompileKey(target) } : located;
     }
@@ -50,7 +42,7 @@ internal static class CodeLocator
             // A body we already hooked starts with our jump; following it would lead into the replacement.
             if (isHookedBody?.Invoke(at) == true)
                 return new LocatedCode(at, methodDesc);
-            var kind = CodeReaders.Current.Classify(at, out var next, out var stubMethodDesc);
+            var kind = Platform.CodeReader.Classify(at, out var next, out var stubMethodDesc);
             switch (kind)
             {
                 case StubKind.Body when unboxed && methodDesc == 0:
@@ -91,6 +83,3 @@ internal static class CodeLocator
     /// <summary>The handle the JIT sees as <c>CORINFO_METHOD_INFO.ftn</c> when it compiles this method's code.</summary>
     public static nint CompileKey(MethodTarget target) => target.CodeOwner.MethodHandle.Value;
 }
-
-/// <summary>A method's compiled body and the MethodDesc the JIT compiles it under.</summary>
-internal readonly record struct LocatedCode(nint Body, nint MethodDesc);

@@ -40,7 +40,7 @@ internal enum StubKind
 /// <summary>
 /// One CPU's reading of CoreCLR machine code: the stubs in front of a method's code (for <see cref="CodeLocator"/>) and
 /// the call a compiled caller makes (for <see cref="CallSiteProbe"/>). Adding a CPU means adding an implementation
-/// and naming it in <see cref="CodeReaders.Current"/>.
+/// and naming it in <see cref="Platform.CodeReader"/>.
 /// </summary>
 internal interface ICodeReader
 {
@@ -56,13 +56,4 @@ internal interface ICodeReader
     /// 0 when there is none.
     /// </summary>
     nint FindCalledEntry(nint code, ulong? key);
-}
-
-/// <summary>The <see cref="ICodeReader"/> of the CPU this process runs on.</summary>
-internal static class CodeReaders
-{
-    public static readonly ICodeReader Current =
-        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64
-            ? Arm64.Arm64CodeReader.Instance
-            : X64.X64CodeReader.Instance;
 }

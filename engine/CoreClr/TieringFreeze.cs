@@ -167,13 +167,12 @@ internal static unsafe class TieringFreeze
 #if !NET
         return "holding tier-up needs the net8.0 build of Hybrid (this is the netstandard2.0 build, for Mono and .NET Framework, which do not tier)";
 #else
-        if (RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
-            return $"holding tier-up is implemented for x64 and arm64 only (this process is {RuntimeInformation.ProcessArchitecture})";
-        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64 && !Host.IsLinux)
-            return "holding tier-up on arm64 is implemented for Linux only (its filter tells CoreCLR's tiering thread by the name Linux keeps for it)";
+        var filter = Platform.JitFilter(out string? noFilter);
+        if (filter is null)
+            return noFilter;
         if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled)
             return "this runtime has no JIT";
-        string file = Host.IsWindows ? "clrjit.dll" : Host.IsMacOS ? "libclrjit.dylib" : "libclrjit.so";
+        string file = Platform.JitLibrary;
         string path = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), file);
         if (!NativeLibrary.TryLoad(path, out var library) && !NativeLibrary.TryLoad(file, out library))
             return $"{file} was not found next to the runtime";
@@ -189,14 +188,12 @@ internal static unsafe class TieringFreeze
         nint* vtable = *(nint**)jit;
         nint original = vtable[0];
 
-        var memory = Os.PlatformMemory.Current;
+        var memory = Platform.Memory;
         nint page = memory.AllocateNear(original, memory.PageSize, long.MaxValue / 4);
         if (page == 0)
             return "no memory for the JIT filter";
         var tables = new JitFilterTables((nint)s_tableCell, (nint)s_recent, RecentSize, NameWord(0), NameWord(8));
-        byte[] code = RuntimeInformation.ProcessArchitecture == Architecture.Arm64
-            ? Arm64.Arm64JitFilter.Build((ulong)page, (ulong)original, (ulong)tables.TableCell, (ulong)tables.Recent, RecentSize, tables.WorkerName0, tables.WorkerName1)
-            : X64.X64JitFilter.Build((ulong)page, original, tables);
+        byte[] code = filter.Build((ulong)page, (ulong)original, tables);
         if (code.Length > memory.PageSize)
             return "the JIT filter does not fit a page";
         code.CopyTo(new Span<byte>((void*)page, memory.PageSize));
@@ -234,3 +231,10 @@ internal static unsafe class TieringFreeze
 /// and the tiering worker's thread name as two little-endian words.
 /// </summary>
 internal readonly record struct JitFilterTables(nint TableCell, nint Recent, int RecentSize, ulong WorkerName0, ulong WorkerName1);
+
+/// <summary>One CPU's filter in front of the JIT's <c>compileMethod</c> (<see cref="Platform.JitFilter"/>).</summary>
+internal interface IJitFilter
+{
+    /// <summary>The filter's code for the address <paramref name="at"/>, going on to the JIT's <paramref name="original"/> compileMethod.</summary>
+    byte[] Build(ulong at, ulong original, JitFilterTables tables);
+}

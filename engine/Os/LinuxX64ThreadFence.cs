@@ -29,8 +29,21 @@ namespace Hybrid.Os;
 /// (S) is inside a system call in native code, not between the instructions of a managed method.
 /// </para>
 /// </summary>
-internal static unsafe class LinuxX64ThreadFence
+internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
 {
+    public static readonly LinuxX64ThreadFence Instance = new();
+
+    private LinuxX64ThreadFence()
+    {
+    }
+
+    string? IThreadFence.UnavailableReason => UnavailableReason;
+
+    bool IThreadFence.TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
+        TryWrite(address, bytes, fixups, original, out error);
+
+    void IThreadFence.RemoveFixups((nint From, nint To)[] fixups) => RemoveFixups(fixups);
+
     // Shared state, one page: counters read by the handler and the routine, then the fixup table.
     private const int Generation = 0, Arrived = 8, Departed = 16, Released = 24, Table = 32, Timeout = 40;
     // Fixup tables are published copy-on-write into a ring, so the routine never waits for parked threads to finish
@@ -62,8 +75,6 @@ internal static unsafe class LinuxX64ThreadFence
     private static int s_signal;
     private static string? s_unavailable;
     private static bool s_initialized;
-
-    public static bool IsSupported => Host.IsLinux && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     /// <summary>Installs that went through the fence, and the threads signalled and parked for them (for tests and diagnostics).</summary>
     public static long Fences, ThreadsParked, ThreadsSignalled;
@@ -107,7 +118,7 @@ internal static unsafe class LinuxX64ThreadFence
             var tids = RunningThreads();
             fixed (long* tidPointer = tids)
             {
-                var memory = PlatformMemory.Current;
+                var memory = Platform.Memory;
                 bool writable = (original & PageAccess.Write) != 0;
                 nint pageStart = memory.PageStart(first);
                 var args = new Arguments
@@ -317,12 +328,7 @@ internal static unsafe class LinuxX64ThreadFence
     {
         if (s_initialized)
             return;
-        s_initialized = true;
-        if (!IsSupported)
-        {
-            s_unavailable = "the thread fence is implemented for x64 Linux only";
-            return;
-        }
+        s_initialized = true; // Platform chooses this fence on x64 Linux only
         // glibc's struct sigaction: handler(8), sa_mask(128), sa_flags(4)+pad(4), sa_restorer(8).
         var current = stackalloc byte[152];
         s_signal = 0;

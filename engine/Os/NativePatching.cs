@@ -35,7 +35,7 @@ internal static class NativePatching
             return ".NET Framework's method stubs are not ones Hybrid knows (native redirects cover CoreCLR 8–10 and Mono)";
         if (Compat.Host.IsMono && cpu == Architecture.X64)
             return "native redirects on Mono are implemented for arm64 only (x64 Mono is not verified: its thread-suspension signals and the engine's thread fence have not been tried together)";
-        var memory = PlatformMemory.Current;
+        var memory = Platform.Memory;
         nint page = memory.AllocateNear(typeof(NativePatching).TypeHandle.Value, memory.PageSize, int.MaxValue);
         if (page == 0)
             return "no memory could be allocated for a trial protection change";

@@ -1,6 +1,4 @@
-using Hybrid.Compat;
 using System;
-using System.Runtime.InteropServices;
 
 namespace Hybrid.Os;
 
@@ -19,23 +17,11 @@ internal enum PageAccess
 
 /// <summary>
 /// The operating-system seam: allocation near an address (so 32-bit displacements reach), protection changes and
-/// protection queries. One implementation per OS family; nothing above this layer calls the OS directly.
+/// protection queries. One implementation per OS family (chosen by <see cref="Platform.Memory"/>); nothing above this layer
+/// calls the OS directly.
 /// </summary>
 internal abstract class PlatformMemory
 {
-    private static PlatformMemory? s_current;
-
-    public static PlatformMemory Current => s_current ??= Create();
-
-    private static PlatformMemory Create()
-    {
-        if (Host.IsWindows)
-            return new WindowsMemory();
-        if (Host.IsLinux || Host.IsMacOS || Host.IsFreeBSD)
-            return new PosixMemory();
-        throw new PlatformNotSupportedException($"Hybrid has no memory layer for {RuntimeInformation.OSDescription}.");
-    }
-
     public int PageSize { get; protected init; } = Environment.SystemPageSize;
 
     /// <summary>Reserves and commits <paramref name="size"/> bytes (read+write) within ±<paramref name="maxDistance"/> of <paramref name="near"/>, or returns 0.</summary>

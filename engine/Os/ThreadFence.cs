@@ -1,28 +1,64 @@
 using System;
-using System.Runtime.InteropServices;
 
 namespace Hybrid.Os;
 
 /// <summary>
-/// The thread fence of this platform, if it has one: what keeps other threads off the instructions an entry jump
-/// replaces while it is written. Linux x64 parks running threads with a signal (<see cref="LinuxX64ThreadFence"/>),
-/// Windows x64 suspends every other thread (<see cref="WindowsX64ThreadFence"/>). arm64 needs none: its entry patch is
-/// one instruction word, written with one store. Elsewhere there is none, and <c>Explain</c> says so.
+/// What keeps other threads off the instructions an entry jump replaces while it is written (an OS × CPU cell, chosen
+/// by <see cref="Platform.Fence"/>): Linux x64 parks running threads with a signal (<see cref="LinuxX64ThreadFence"/>),
+/// Windows x64 suspends every other thread (<see cref="WindowsX64ThreadFence"/>); arm64 needs none
+/// (<see cref="OneWordEntryWrites"/>); elsewhere there is none (<see cref="NoThreadFence"/>) and <c>Explain</c> says so.
 /// </summary>
+internal interface IThreadFence
+{
+    /// <summary>Null when an entry jump is safe against other threads here; otherwise why it is not.</summary>
+    string? UnavailableReason { get; }
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/> (at most two aligned 8-byte words) with other threads kept off
+    /// <paramref name="fixups"/>' instruction boundaries; false (error set) when the page could not be made writable.
+    /// </summary>
+    bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error);
+
+    /// <summary>The jump covering <paramref name="fixups"/> is gone (a fence that keeps a table of them forgets them).</summary>
+    void RemoveFixups((nint From, nint To)[] fixups);
+}
+
+/// <summary>
+/// arm64: an entry patch is one aligned instruction word written with one store (Arm ARM B2.2.1, single-copy atomicity
+/// of aligned words; B2.4.4 for the instruction fetch), so there is never an instruction boundary inside it to guard.
+/// </summary>
+internal sealed class OneWordEntryWrites : IThreadFence
+{
+    public static readonly OneWordEntryWrites Instance = new();
+
+    public string? UnavailableReason => null;
+
+    public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
+        throw new InvalidOperationException("a one-word entry patch covers no instruction boundary; it is written without a fence");
+
+    public void RemoveFixups((nint From, nint To)[] fixups)
+    {
+    }
+}
+
+/// <summary>A platform with multi-instruction entry patches and no fence implemented: writes go unguarded, Explain warns.</summary>
+internal sealed class NoThreadFence : IThreadFence
+{
+    public NoThreadFence(string reason) => UnavailableReason = reason;
+
+    public string? UnavailableReason { get; }
+
+    public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
+        throw new InvalidOperationException(UnavailableReason);
+
+    public void RemoveFixups((nint From, nint To)[] fixups)
+    {
+    }
+}
+
+/// <summary>Helpers the fences share.</summary>
 internal static class ThreadFence
 {
-    /// <summary>Null when entry jumps are written behind a fence here; otherwise why they are not.</summary>
-    public static string? UnavailableReason =>
-        LinuxX64ThreadFence.IsSupported ? LinuxX64ThreadFence.UnavailableReason
-        : WindowsX64ThreadFence.IsSupported ? WindowsX64ThreadFence.UnavailableReason
-        : $"no thread fence is implemented for {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}";
-
-    /// <summary>Writes <paramref name="bytes"/> with other threads kept off <paramref name="fixups"/>' instruction boundaries.</summary>
-    public static bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
-        LinuxX64ThreadFence.IsSupported
-            ? LinuxX64ThreadFence.TryWrite(address, bytes, fixups, original, out error)
-            : WindowsX64ThreadFence.TryWrite(address, bytes, fixups, out error);
-
     /// <summary>
     /// The aligned 8-byte words that hold <paramref name="bytes"/> at <paramref name="address"/> once written — their
     /// addresses in <paramref name="words"/>, their new contents (old bytes around the patch kept) in
@@ -51,12 +87,5 @@ internal static class ThreadFence
             values[w] = value;
         }
         return count;
-    }
-
-    /// <summary>The jump covering <paramref name="fixups"/> is gone (Linux keeps a table of them for its signal handler).</summary>
-    public static void RemoveFixups((nint From, nint To)[] fixups)
-    {
-        if (LinuxX64ThreadFence.IsSupported)
-            LinuxX64ThreadFence.RemoveFixups(fixups);
     }
 }

@@ -24,8 +24,25 @@ namespace Hybrid.Os;
 /// method's first instructions are not.
 /// </para>
 /// </summary>
-internal static unsafe class WindowsX64ThreadFence
+internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
 {
+    public static readonly WindowsX64ThreadFence Instance = new();
+
+    private WindowsX64ThreadFence()
+    {
+    }
+
+    string? IThreadFence.UnavailableReason => UnavailableReason;
+
+    // The page protection is VirtualProtect's business inside the fence: it reads the original itself.
+    bool IThreadFence.TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
+        TryWrite(address, bytes, fixups, out error);
+
+    void IThreadFence.RemoveFixups((nint From, nint To)[] fixups)
+    {
+        // Threads are moved while suspended, inside the fence: there is no table to keep.
+    }
+
     private const uint ThreadAccess = 0x0002 /* SUSPEND_RESUME */ | 0x0008 /* GET_CONTEXT */ | 0x0010 /* SET_CONTEXT */ | 0x0040 /* QUERY_INFORMATION */;
     private const uint ContextControl = 0x00100001; // CONTEXT_AMD64 | CONTEXT_CONTROL: Rip, Rsp, SegCs, EFlags
     private const int ContextSize = 1232, ContextFlagsOffset = 0x30, RipOffset = 0xF8;
@@ -45,8 +62,6 @@ internal static unsafe class WindowsX64ThreadFence
     private static delegate* unmanaged[SuppressGCTransition]<nint, nint, nint, int> s_flushInstructionCache;
     private static delegate* unmanaged[SuppressGCTransition]<uint> s_getLastError;
     private static delegate* unmanaged<uint> s_getCurrentThreadId, s_getCurrentProcessId;
-
-    public static bool IsSupported => Host.IsWindows && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     /// <summary>Fences written, and threads suspended and moved by them (for tests and diagnostics).</summary>
     public static long Fences, ThreadsSuspended, ThreadsMoved;
@@ -203,12 +218,7 @@ internal static unsafe class WindowsX64ThreadFence
     {
         if (s_initialized)
             return;
-        s_initialized = true;
-        if (!IsSupported)
-        {
-            s_unavailable = "this thread fence is for x64 Windows";
-            return;
-        }
+        s_initialized = true; // Platform chooses this fence on x64 Windows only
         if (!NativeLibrary.TryLoad("kernel32.dll", out var kernel32))
         {
             s_unavailable = "kernel32.dll could not be loaded";
@@ -247,12 +257,15 @@ internal static unsafe class WindowsX64ThreadFence
 }
 #else
 /// <summary>The netstandard2.0 build (Mono, .NET Framework) has no Windows thread fence: it needs unmanaged function pointers without GC transitions.</summary>
-internal static class WindowsX64ThreadFence
+internal sealed class WindowsX64ThreadFence : IThreadFence
 {
-    public static bool IsSupported => false;
+    public static readonly WindowsX64ThreadFence Instance = new();
     public static long Fences, ThreadsSuspended, ThreadsMoved;
-    public static string? UnavailableReason => "the Windows thread fence needs the net8.0 build of Hybrid";
-    public static bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, out int error) =>
+    public string? UnavailableReason => "the Windows thread fence needs the net8.0 build of Hybrid";
+    public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         throw new InvalidOperationException(UnavailableReason);
+    public void RemoveFixups((nint From, nint To)[] fixups)
+    {
+    }
 }
 #endif

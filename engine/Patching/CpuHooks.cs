@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.InteropServices;
 using Hybrid.Targets;
 
 namespace Hybrid.Patching;
@@ -8,7 +7,7 @@ namespace Hybrid.Patching;
 /// What one CPU contributes to a hook: whether a compiled body can take the entry patch, how far its stub may be, where
 /// a shared generic method's hidden argument travels, the hook's code, and the trap that fills unused stub memory.
 /// <see cref="HookRegistry"/>, <see cref="StubHeap"/> and <see cref="MethodHook"/> are the same on every CPU; adding one
-/// means adding an implementation and naming it in <see cref="CpuHooks.Current"/>.
+/// means adding an implementation and naming it in <see cref="Platform.Cpu"/>.
 /// </summary>
 internal interface ICpuHooks
 {
@@ -29,12 +28,13 @@ internal interface ICpuHooks
 
     /// <summary>Fills code memory no stub uses with traps, so a stray jump stops instead of sliding.</summary>
     void FillWithTraps(Span<byte> code);
-}
 
-/// <summary>The <see cref="ICpuHooks"/> of the CPU this process runs on.</summary>
-internal static class CpuHooks
-{
-    public static readonly ICpuHooks Current = RuntimeInformation.ProcessArchitecture == Architecture.Arm64
-        ? Arm64.Arm64Hooks.Instance
-        : X64.X64Hooks.Instance;
+    /// <summary>
+    /// Stores <paramref name="bytes"/> over code other threads may be running, in pieces each thread fetches whole;
+    /// <paramref name="entryWordLast"/> when putting an entry back (see each CPU's order). The page is writable.
+    /// </summary>
+    void Store(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast);
+
+    /// <summary>Makes code written into fresh memory (a stub, a trampoline, a filter) visible to instruction fetch.</summary>
+    void FlushNewCode(nint address, int length);
 }

@@ -34,26 +34,25 @@ internal static unsafe class HookRegistry
     /// </summary>
     public static MethodHook For(MethodTarget target, out Action undo)
     {
-        var unsupported = Unsupported(target);
-        if (unsupported is not null)
+        var runtime = Platform.Runtime;
+        if (runtime.Refusal(target) is { } unsupported)
             throw Refused(target, unsupported);
 
         // Compile first (the hold refuses every later compilation of the method), then hold tier-up before reading
-        // the body again, so the body cannot be replaced between finding and patching it. Mono does not tier and has
-        // no MethodDesc flags: there, the body found is the body that stays.
+        // the body again, so the body cannot be replaced between finding and patching it. A runtime that does not
+        // tier (Mono) has no compile key: there, the body found is the body that stays.
         target.Prepare();
         nint[] flagged = Array.Empty<nint>();
-        undo = () => InliningBlock.Undo(flagged);
+        undo = () => runtime.UndoInliningBlock(flagged);
         try
         {
-            if (Host.IsCoreClr)
-                flagged = InliningBlock.Apply(target); // before locating: the call-site probe must not inline it
-            var located = CodeLocator.Locate(target, s_byBody.ContainsKey);
+            flagged = runtime.BlockInlining(target); // before locating: the call-site probe must not inline it
+            var located = runtime.Locate(target, s_byBody.ContainsKey);
             if (s_byBody.TryGetValue(located.Body, out var existing))
                 return existing;
-            nint compileKey = Host.IsCoreClr ? located.MethodDesc : 0;
-            if (Host.IsCoreClr)
-                flagged = flagged.Concat(InliningBlock.Apply(target, compileKey)).Distinct().ToArray();
+            nint compileKey = located.MethodDesc;
+            if (compileKey != 0)
+                flagged = flagged.Concat(runtime.BlockInlining(target, compileKey)).Distinct().ToArray();
             bool heldHere = compileKey != 0 && !TieringFreeze.IsHeld(compileKey) && TieringFreeze.Hold(compileKey);
             try
             {
@@ -96,7 +95,7 @@ internal static unsafe class HookRegistry
     /// </summary>
     private static nint AfterPendingTierUp(MethodTarget target, nint compileKey)
     {
-        nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+        nint body = Platform.Runtime.Locate(target, s_byBody.ContainsKey).Body;
         nint pending = TieringFreeze.LastTierUp(compileKey);
         if (pending == 0 || pending == body)
             return body;
@@ -104,7 +103,7 @@ internal static unsafe class HookRegistry
         while (waited.ElapsedMilliseconds < 2000)
         {
             System.Threading.Thread.Sleep(1);
-            body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+            body = Platform.Runtime.Locate(target, s_byBody.ContainsKey).Body;
             if (body == pending)
                 return body;
         }
@@ -118,17 +117,17 @@ internal static unsafe class HookRegistry
     /// </summary>
     public static string? Check(MethodTarget target)
     {
-        var unsupported = Unsupported(target);
-        if (unsupported is not null)
+        var runtime = Platform.Runtime;
+        if (runtime.Refusal(target) is { } unsupported)
             return unsupported;
         target.Prepare();
-        var flagged = Host.IsCoreClr ? InliningBlock.Apply(target) : Array.Empty<nint>();
+        var flagged = runtime.BlockInlining(target);
         try
         {
-            nint body = CodeLocator.Locate(target, s_byBody.ContainsKey).Body;
+            nint body = runtime.Locate(target, s_byBody.ContainsKey).Body;
             if (s_byBody.ContainsKey(body))
                 return null;
-            var cpu = CpuHooks.Current;
+            var cpu = Platform.Cpu;
             if (cpu.Refusal(body) is { } refusal)
                 return refusal;
             // Redirect would need stub memory in reach: find it now (a chunk made here serves later redirects).
@@ -140,19 +139,8 @@ internal static unsafe class HookRegistry
         }
         finally
         {
-            InliningBlock.Undo(flagged);
+            runtime.UndoInliningBlock(flagged);
         }
-    }
-
-    /// <summary>
-    /// The (CPU × runtime × method) combinations the native path does not serve, with the reason and the fix. The
-    /// platform-wide refusals (no JIT, W^X, unknown CPU or runtime) are <see cref="NativePatching"/>'s.
-    /// </summary>
-    private static string? Unsupported(MethodTarget target)
-    {
-        if (Host.IsMono && target.IsSharedCode)
-            return "it runs generic code that Mono shares between reference-type instantiations, and the native jump on Mono cannot yet tell them apart (it would redirect every instantiation)";
-        return null;
     }
 
     private static string NoStubMemory(ICpuHooks cpu, nint body) =>
@@ -164,7 +152,7 @@ internal static unsafe class HookRegistry
 
     private static MethodHook Create(MethodTarget target, nint body, nint compileKey)
     {
-        var cpu = CpuHooks.Current;
+        var cpu = Platform.Cpu;
         if (cpu.Refusal(body) is { } refusal)
             throw Refused(target, refusal);
         StubFilter? filter = target.Context switch
@@ -174,7 +162,7 @@ internal static unsafe class HookRegistry
             _ => null,
         };
         // A filtered stub's instantiation table takes a page of data.
-        var slot = StubHeap.Allocate(body, cpu.StubReach, filter is null ? StubHeap.CellSlotSize : PlatformMemory.Current.PageSize);
+        var slot = StubHeap.Allocate(body, cpu.StubReach, filter is null ? StubHeap.CellSlotSize : Platform.Memory.PageSize);
         if (slot.Code == 0)
             throw Refused(target, NoStubMemory(cpu, body));
         try

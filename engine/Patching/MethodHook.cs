@@ -78,7 +78,7 @@ internal sealed unsafe class MethodHook : RedirectSite
                 // The body goes back first: threads entering from now on run the original. Threads already past
                 // the jump are in the stub, whose cell still holds a valid target.
                 CodeMemory.Restore(Body, OriginalBytes);
-                ThreadFence.RemoveFixups(InteriorFixups);
+                Platform.Fence.RemoveFixups(InteriorFixups);
                 Installed = false;
                 TieringFreeze.Release(FreezeKey);
             }

@@ -31,7 +31,7 @@ internal static unsafe class StubHeap
     private const int CodeBytes = SlotsPerChunk * CodeSlotSize; // 64 KiB
     // 128 cells (8 KiB), and room for instantiation tables of a page each: at least two of them where pages are 16 KiB
     // (macOS arm64) or 64 KiB. CodeBytes is a multiple of every such page size, so the data region starts on a page.
-    private static readonly int DataBytes = Math.Max(16 * 1024, 2 * PlatformMemory.Current.PageSize);
+    private static readonly int DataBytes = Math.Max(16 * 1024, 2 * Platform.Memory.PageSize);
 
     private sealed class Chunk
     {
@@ -53,18 +53,18 @@ internal static unsafe class StubHeap
             if (TryTake(chunk, dataSize, out var slot))
                 return slot;
         }
-        var memory = PlatformMemory.Current;
+        var memory = Platform.Memory;
         bool fromRuntime = false;
         nint start = memory.AllocateNear(near, CodeBytes + DataBytes, reach);
         if (start == 0)
         {
-            start = FromRuntimeReservation(CodeBytes + DataBytes);
+            start = Platform.Runtime.ReserveNearCode(CodeBytes + DataBytes);
             fromRuntime = start != 0;
         }
         if (start == 0)
             return default;
         // A trap everywhere a stub is not: a stray jump traps instead of sliding.
-        CpuHooks.Current.FillWithTraps(new Span<byte>((void*)start, CodeBytes));
+        Platform.Cpu.FillWithTraps(new Span<byte>((void*)start, CodeBytes));
         if (!memory.TryProtect(start, CodeBytes, PageAccess.ReadExecute, out int error))
         {
             if (fromRuntime)
@@ -77,30 +77,6 @@ internal static unsafe class StubHeap
         s_chunks.Add(created);
         // Memory from the runtime's reservation serves every body within reach of it, even when this one is not.
         return InReach(created, near, reach) && TryTake(created, dataSize, out var taken) ? taken : default;
-    }
-
-    /// <summary>
-    /// Page-aligned memory inside CoreCLR's own reservation, or 0. Why: CoreCLR (Unix PAL) reserves one large range
-    /// for its code and loader heaps right after the runtime's images and commits it from the start upward (seen on
-    /// arm64: ~1 GiB of PROT_NONE right after System.Private.CoreLib). Once a process has compiled ~100 MiB of code,
-    /// new code lies farther than arm64's ±128 MiB from any free gap, and a B to a stub outside the reservation cannot
-    /// reach it (the differential lane hit this after ~12,000 methods). Loader-heap memory is reserved from the same
-    /// range at its frontier, next to the code compiled last ("close to the executable code", loaderheap.cpp), so a
-    /// block of type-associated memory — never freed for a type of a non-collectible assembly — is stub memory the
-    /// runtime will not touch again. Only its page-aligned interior is used, so changing the protection of those pages
-    /// affects nothing of the runtime's.
-    /// </summary>
-    private static nint FromRuntimeReservation(int size)
-    {
-#if NET
-        if (!Compat.Host.IsCoreClr)
-            return 0;
-        int page = PlatformMemory.Current.PageSize;
-        nint block = System.Runtime.CompilerServices.RuntimeHelpers.AllocateTypeAssociatedMemory(typeof(StubHeap), size + page);
-        return block == 0 ? 0 : (block + page - 1) & ~(nint)(page - 1);
-#else
-        return 0;
-#endif
     }
 
     /// <summary>Returns the slot of a hook that never went live.</summary>

@@ -160,41 +160,8 @@ internal sealed class Replacement
         return new Bridge(EntryPointOf(method), method);
     }
 
-    private static readonly MethodInfo? s_getMethodDescriptor =
-        typeof(DynamicMethod).GetMethod("GetMethodDescriptor", BindingFlags.NonPublic | BindingFlags.Instance);
-
-    /// <summary>
-    /// The entry point of a compiled dynamic method. <c>DynamicMethod.MethodHandle</c> throws by design and
-    /// <c>ldftn</c> may not name a dynamic method, so this uses CoreCLR's internal <c>GetMethodDescriptor</c>
-    /// (present from .NET Core 1.0 to .NET 10).
-    /// </summary>
-    internal static nint EntryPointOf(DynamicMethod method)
-    {
-        if (Host.IsMono)
-            return MonoEntryPointOf(method);
-        if (s_getMethodDescriptor is null)
-            throw new NotSupportedException("This runtime's DynamicMethod has no GetMethodDescriptor; bridges for delegates and shared generic code cannot be built.");
-        var handle = (RuntimeMethodHandle)s_getMethodDescriptor.Invoke(method, null)!;
-        RuntimeHelpers.PrepareMethod(handle);
-        return handle.GetFunctionPointer();
-    }
-
-    /// <summary>
-    /// Mono keeps a dynamic method's handle in its private <c>mhandle</c> field, filled by <c>CreateDynMethod</c>
-    /// (what <c>CreateDelegate</c> calls first); <c>GetFunctionPointer</c> on that handle compiles it.
-    /// </summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Mono only; DynamicMethod's private members are not trimmed from Mono's corlib.")]
-    private static nint MonoEntryPointOf(DynamicMethod method)
-    {
-        var type = typeof(DynamicMethod);
-        var create = type.GetMethod("CreateDynMethod", BindingFlags.NonPublic | BindingFlags.Instance);
-        var field = type.GetField("mhandle", BindingFlags.NonPublic | BindingFlags.Instance);
-        if (create is null || field is null)
-            throw new NotSupportedException("This Mono's DynamicMethod has no CreateDynMethod/mhandle; bridges for delegates cannot be built.");
-        create.Invoke(method, null);
-        var handle = (RuntimeMethodHandle)field.GetValue(method)!;
-        return handle.GetFunctionPointer();
-    }
+    /// <summary>The entry point of a compiled dynamic method (<see cref="Patching.IRuntimeHooks.EntryPointOf"/>).</summary>
+    internal static nint EntryPointOf(DynamicMethod method) => Platform.Runtime.EntryPointOf(method);
 }
 
 /// <summary>Delegates that bridges call; a bridge loads its delegate by index, so the array may grow.</summary>

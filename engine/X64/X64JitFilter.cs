@@ -12,15 +12,21 @@ namespace Hybrid.X64;
 /// The x64 machine code of <see cref="TieringFreeze"/>'s filter in front of the JIT's
 /// <c>ICorJitCompiler::compileMethod</c>, assembled with Iced (SysV on Linux, Microsoft x64 on Windows).
 /// </summary>
-internal static class X64JitFilter
+internal sealed class X64JitFilter : IJitFilter
 {
+    private readonly X64Abi _abi;
+
+    public X64JitFilter(X64Abi abi) => _abi = abi;
+
+    byte[] IJitFilter.Build(ulong at, ulong original, JitFilterTables tables) => Build(at, (nint)original, tables, _abi);
+
     private const uint CorJitSkipped = 0x80000004;
 
     /// <summary>The filter for the code address <paramref name="at"/>, going on to the JIT's <paramref name="original"/> compileMethod.</summary>
-    public static byte[] Build(ulong at, nint original, JitFilterTables tables)
+    public static byte[] Build(ulong at, nint original, JitFilterTables tables, X64Abi abi)
     {
         // ftn is at offset 0 of CORINFO_METHOD_INFO, the third argument (after this and ICorJitInfo*).
-        var info = Host.IsWindows ? r8 : rdx;
+        var info = abi.ThirdArgumentIsR8 ? r8 : rdx;
         var asm = new Assembler(64);
         var pass = asm.CreateLabel();
         var deny = asm.CreateLabel();

@@ -58,9 +58,7 @@ public class ExplainTests
     public void WarnsWhereNoThreadFenceGuardsTheWrite()
     {
         var plan = Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Twice))!);
-        bool fenced = Os.ThreadFence.UnavailableReason is null
-            || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64;
-        if (fenced)
+        if (Hybrid.Platform.Fence.UnavailableReason is null)
             Assert.That(plan.Warnings, Has.None.Contains("not stopped"));
         else
             Assert.That(plan.Warnings, Has.Some.Contains("Other threads are not stopped while the entry jump is written").And.Some.Contains("<Patchable"));

@@ -124,7 +124,7 @@ public class LifecycleTests
     [Category(Categories.NativeOnly)]
     public void EveryCodeWriteIsFollowedByACacheFlushCoveringIt()
     {
-        var flushes = CodeMemory.Arm64Flushes;
+        var flushes = (Hybrid.Platform.Cpu as Hybrid.Arm64.Arm64Hooks)?.Flushes;
         if (!IsArm64)
         {
             // x64 keeps instruction fetch coherent with stores (Intel SDM vol. 3, 11.6): the engine flushes nothing.
@@ -186,7 +186,7 @@ public class LifecycleTests
     [Test]
     public void ConcurrentCallersSeeOldOrNewResultWhileRedirectsComeAndGo()
     {
-        if (Os.ThreadFence.UnavailableReason is { } noFence && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        if (Hybrid.Platform.Fence.UnavailableReason is { } noFence)
             Assert.Ignore($"Writing an entry jump while other threads call the method needs a thread fence, and this platform has none ({noFence}); Explain says so (ExplainTests.WarnsWhereNoThreadFenceGuardsTheWrite).");
         var thrice = C(nameof(Calc.Thrice));
         var plus = C(nameof(Calc.Plus1000));
@@ -224,9 +224,9 @@ public class LifecycleTests
         // where jumps are written at all: the IL guard writes no code.
         if (Categories.ExpectedStrategy != RedirectStrategy.NativeJump)
             return;
-        if (Hybrid.Os.LinuxX64ThreadFence.IsSupported)
+        if (Hybrid.Platform.Fence is Hybrid.Os.LinuxX64ThreadFence)
             Assert.That(Hybrid.Os.LinuxX64ThreadFence.ThreadsParked, Is.GreaterThan(0));
-        if (Hybrid.Os.WindowsX64ThreadFence.IsSupported)
+        if (Hybrid.Platform.Fence is Hybrid.Os.WindowsX64ThreadFence)
         {
             Assert.That(Hybrid.Os.WindowsX64ThreadFence.ThreadsSuspended, Is.GreaterThan(0));
             if (IsWine)

@@ -9,7 +9,7 @@ public class PlatformMemoryTests
     [Test]
     public void AllocatesWithinReachOfCode()
     {
-        var memory = PlatformMemory.Current;
+        var memory = Platform.Memory;
         nint code = typeof(PlatformMemoryTests).GetMethod(nameof(AllocatesWithinReachOfCode))!.MethodHandle.GetFunctionPointer();
         for (int i = 0; i < 50; i++)
         {
@@ -23,7 +23,7 @@ public class PlatformMemoryTests
     [Test]
     public unsafe void TryRead_CopiesReadableMemory_AndRefusesUnreadableWithoutFaulting()
     {
-        var memory = PlatformMemory.Current;
+        var memory = Platform.Memory;
         nint page = memory.AllocateNear(typeof(PlatformMemoryTests).TypeHandle.Value, 2 * memory.PageSize, int.MaxValue);
         Assert.That(page, Is.Not.EqualTo((nint)0));
         for (int i = 0; i < 16; i++)

@@ -90,7 +90,7 @@ internal static class Program
     /// <summary>Runs <paramref name="write"/> and checks that every flush it caused follows a write it made and covers the entry word.</summary>
     private static T Flushed<T>(string what, nint entry, Func<T> write)
     {
-        var log = CodeMemory.Arm64Flushes!;
+        var log = ((Arm64Hooks)Hybrid.Platform.Cpu).Flushes;
         int before = log.Count, writesBefore = CodeMemory.WriteCount;
         var result = write();
         var calls = log.Calls.Skip(before).ToList();
@@ -235,7 +235,7 @@ internal static class Program
         Check("2 threads calling through 300 install/dispose cycles: every call ran the original or the replacement", odd == 0 && calls > 0, $"{calls} calls, {odd} wrong");
 
         // ---- the cache-maintenance paths themselves
-        var flushes = CodeMemory.Arm64Flushes!;
+        var flushes = ((Arm64Hooks)Hybrid.Platform.Cpu).Flushes;
         Check("flush log recorded the stub pages and entries", flushes.Count >= 10, $"{flushes.Count} flushes");
         new LibgccInstructionCacheFlusher().Flush(Code(charge), 64);
         Check("libgcc_s __clear_cache fallback callable", true);

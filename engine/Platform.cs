@@ -1,0 +1,68 @@
+using System;
+using System.Runtime.InteropServices;
+using Hybrid.Arm64;
+using Hybrid.Compat;
+using Hybrid.CoreClr;
+using Hybrid.Os;
+using Hybrid.Patching;
+using Hybrid.X64;
+
+namespace Hybrid;
+
+/// <summary>
+/// The platform layer's index: the one place that asks which CPU, operating system and runtime this process runs on.
+/// Each seam is chosen here, once per process; the engine above asks a seam for a capability, never which platform it
+/// is on. Adding a platform means adding implementations (files in <c>X64/</c>, <c>Arm64/</c>, <c>Os/</c>,
+/// <c>CoreClr/</c>, <c>Mono/</c>) and naming them here. Whether native patching is possible at all is
+/// <see cref="NativePatching"/>'s probe; where it is not, the seams below are never used.
+/// </summary>
+internal static class Platform
+{
+    private static readonly Architecture s_cpu = RuntimeInformation.ProcessArchitecture;
+    private static readonly X64Abi s_x64Abi = Host.IsWindows ? X64Abi.Windows : X64Abi.SystemV;
+
+    /// <summary>CPU: the entry patch, its reach, the stub and trampoline, code stores and flushes (x64 in two ABIs, arm64).</summary>
+    public static readonly ICpuHooks Cpu = s_cpu == Architecture.Arm64
+        ? new Arm64Hooks(Arm64InstructionCache.FlusherFor(Host.IsWindows, Host.IsMacOS), Host.IsMacOS)
+        : new X64Hooks(s_x64Abi);
+
+    /// <summary>CPU: reading CoreCLR's stubs and the calls compiled code makes.</summary>
+    public static readonly ICodeReader CodeReader = s_cpu == Architecture.Arm64 ? Arm64CodeReader.Instance : X64CodeReader.Instance;
+
+    /// <summary>CPU × OS: what keeps other threads off the instructions an entry jump replaces.</summary>
+    public static readonly IThreadFence Fence =
+        s_cpu == Architecture.Arm64 ? OneWordEntryWrites.Instance
+        : s_cpu == Architecture.X64 && Host.IsLinux ? LinuxX64ThreadFence.Instance
+        : s_cpu == Architecture.X64 && Host.IsWindows ? WindowsX64ThreadFence.Instance
+        : new NoThreadFence($"no thread fence is implemented for {RuntimeInformation.OSDescription} on {s_cpu}");
+
+    /// <summary>Runtime: finding bodies, holding them, keeping callers from inlining them.</summary>
+    public static readonly IRuntimeHooks Runtime = Host.IsMono ? Mono.MonoRuntime.Instance : CoreClrRuntime.Instance;
+
+    private static PlatformMemory? s_memory;
+
+    /// <summary>OS: allocation near code, protections, guarded reads.</summary>
+    public static PlatformMemory Memory => s_memory ??=
+        Host.IsWindows ? new WindowsMemory()
+        : Host.IsLinux || Host.IsMacOS || Host.IsFreeBSD ? new PosixMemory()
+        : throw new PlatformNotSupportedException($"Hybrid has no memory layer for {RuntimeInformation.OSDescription}.");
+
+    /// <summary>CPU × OS: the JIT filter that holds tier-up (<see cref="TieringFreeze"/>), or why there is none here.</summary>
+    public static IJitFilter? JitFilter(out string? unavailable)
+    {
+        unavailable = null;
+#if NET // the netstandard2.0 build (Mono, .NET Framework) holds no tier-up: those runtimes do not tier
+        if (s_cpu == Architecture.X64)
+            return new X64JitFilter(s_x64Abi);
+#endif
+        if (s_cpu == Architecture.Arm64 && Host.IsLinux)
+            return Arm64JitFilter.Instance;
+        unavailable = s_cpu == Architecture.Arm64
+            ? "holding tier-up on arm64 is implemented for Linux only (its filter tells CoreCLR's tiering thread by the name Linux keeps for it)"
+            : $"holding tier-up is implemented for x64 and arm64 only (this process is {s_cpu})";
+        return null;
+    }
+
+    /// <summary>OS: the file name of CoreCLR's JIT next to the runtime.</summary>
+    public static string JitLibrary => Host.IsWindows ? "clrjit.dll" : Host.IsMacOS ? "libclrjit.dylib" : "libclrjit.so";
+}

@@ -1,0 +1,67 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Hybrid.Os;
+using NUnit.Framework;
+
+namespace Hybrid.Tests.Internals;
+
+/// <summary>
+/// The platform layer (engine/Platform.cs) picks every seam once for CPU × OS × runtime; nothing above it asks which
+/// platform it is on.
+/// </summary>
+public class PlatformTests
+{
+    [Test]
+    public void SeamsMatchThisProcess()
+    {
+        var cpu = RuntimeInformation.ProcessArchitecture;
+        Assert.That(Platform.Cpu, cpu == Architecture.Arm64 ? Is.InstanceOf<Hybrid.Arm64.Arm64Hooks>() : Is.InstanceOf<Hybrid.X64.X64Hooks>());
+        Assert.That(Platform.CodeReader, cpu == Architecture.Arm64 ? Is.InstanceOf<Hybrid.Arm64.Arm64CodeReader>() : Is.InstanceOf<Hybrid.X64.X64CodeReader>());
+        Type fence = cpu == Architecture.Arm64 ? typeof(OneWordEntryWrites)
+            : OperatingSystem.IsLinux() ? typeof(LinuxX64ThreadFence)
+            : OperatingSystem.IsWindows() ? typeof(WindowsX64ThreadFence)
+            : typeof(NoThreadFence);
+        Assert.That(Platform.Fence, Is.InstanceOf(fence));
+        Assert.That(Platform.Runtime, Is.InstanceOf<Hybrid.CoreClr.CoreClrRuntime>(), "this suite runs on CoreCLR (Mono has its own lane)");
+        Assert.That(Platform.Memory, OperatingSystem.IsWindows() ? Is.InstanceOf<WindowsMemory>() : Is.InstanceOf<PosixMemory>());
+    }
+
+    private static readonly Regex PlatformQuestion = new(
+        @"Host\.Is(Linux|Windows|MacOS|FreeBSD|Mono|CoreClr|NetFramework)\b|RuntimeInformation\.(ProcessArchitecture|IsOSPlatform)|OperatingSystem\.Is\w+\(",
+        RegexOptions.Compiled);
+
+    /// <summary>Folders of the platform layer: each is named for the axis it answers (or, for <c>Compat</c>, answers the question itself).</summary>
+    private static readonly string[] PlatformLayer = { "Os", "X64", "Arm64", "Compat" };
+
+    [Test]
+    public void NoEngineFileOutsideThePlatformLayerAsksWhichPlatformItIsOn()
+    {
+        var engine = FindEngineSources();
+        if (engine is null)
+            Assert.Ignore("the engine's sources are not next to this test run (a published test program)");
+        var offenders = Directory.GetFiles(engine, "*.cs", SearchOption.AllDirectories)
+            .Select(path => Path.GetRelativePath(engine, path).Replace('\\', '/'))
+            .Where(relative => !relative.StartsWith("obj/", StringComparison.Ordinal) && !relative.StartsWith("bin/", StringComparison.Ordinal))
+            .Where(relative => relative != "Platform.cs" && !PlatformLayer.Any(folder => relative.StartsWith(folder + "/", StringComparison.Ordinal)))
+            .SelectMany(relative => File.ReadLines(Path.Combine(engine, relative))
+                .Select((line, index) => (relative, line: index + 1, text: line.Trim()))
+                .Where(l => !l.text.StartsWith("//", StringComparison.Ordinal) && PlatformQuestion.IsMatch(l.text)))
+            .Select(l => $"{l.relative}:{l.line}: {l.text}")
+            .ToList();
+        Assert.That(offenders, Is.Empty, "ask a seam of engine/Platform.cs for a capability instead");
+    }
+
+    private static string? FindEngineSources()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "engine", "Platform.cs");
+            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Hybrid.sln")))
+                return Path.GetDirectoryName(candidate);
+        }
+        return null;
+    }
+}
