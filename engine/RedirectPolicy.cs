@@ -102,13 +102,31 @@ internal static class RedirectPolicy
                 : $"the project that builds {target.DeclaringType.Assembly.GetName().Name}.");
     }
 
+    /// <summary>
+    /// True for an assembly of the .NET runtime itself, whose methods are woven at their call sites. Framework-dependent
+    /// apps load it from the runtime's folder. A self-contained app (a published test program) has the runtime's files
+    /// next to its own, so there the folder cannot tell: the framework's assemblies are the ones signed with the keys
+    /// the runtime is built with.
+    /// </summary>
     [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty location (single-file) only changes the wording of an error message.")]
     private static bool IsFramework(Assembly assembly)
     {
+        if (assembly == typeof(object).Assembly)
+            return true;
         string location = assembly.IsDynamic ? "" : assembly.Location;
-        return assembly == typeof(object).Assembly
-            || (location.Length > 0 && location.StartsWith(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), StringComparison.Ordinal));
+        string runtime = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
+        bool selfContained = SameFolder(runtime, AppContext.BaseDirectory);
+        if (!selfContained)
+            return location.Length > 0 && location.StartsWith(runtime, StringComparison.Ordinal);
+        var token = assembly.GetName().GetPublicKeyToken();
+        return token is { Length: 8 } && Array.IndexOf(FrameworkKeyTokens, BitConverter.ToString(token).Replace("-", "").ToLowerInvariant()) >= 0;
     }
+
+    /// <summary>Public key tokens of the runtime's own assemblies (ECMA, Microsoft, the .NET Core platform keys).</summary>
+    private static readonly string[] FrameworkKeyTokens = { "b77a5c561934e089", "b03f5f7f11d50a3a", "cc7b13ffcd2ddd51", "7cec85d7bea7798e", "adb9793829ddae60" };
+
+    private static bool SameFolder(string a, string b) =>
+        string.Equals(a.TrimEnd('/', '\\'), b.TrimEnd('/', '\\'), StringComparison.OrdinalIgnoreCase);
 
     private static string ForcedSource() => Engine.ForcedBySetter ? "Engine.ForcedStrategy" : $"environment variable {Engine.StrategyVariable}";
 }
