@@ -13,7 +13,7 @@ namespace Hybrid;
 /// The platform layer's index: the one place that asks which CPU, operating system and runtime this process runs on.
 /// Each seam is chosen here, once per process; the engine above asks a seam for a capability, never which platform it
 /// is on. Adding a platform means adding implementations (files in <c>X64/</c>, <c>Arm64/</c>, <c>Os/</c>,
-/// <c>CoreClr/</c>, <c>Mono/</c>) and naming them here. Whether native patching is possible at all is
+/// <c>CoreClr/</c>, <c>MonoVm/</c>) and naming them here. Whether native patching is possible at all is
 /// <see cref="NativePatching"/>'s probe; where it is not, the seams below are never used.
 /// </summary>
 internal static class Platform
@@ -27,7 +27,7 @@ internal static class Platform
         : new X64Hooks(s_x64Abi);
 
     /// <summary>CPU: reading CoreCLR's stubs and the calls compiled code makes.</summary>
-    public static readonly ICodeReader CodeReader = s_cpu == Architecture.Arm64 ? Arm64CodeReader.Instance : X64CodeReader.Instance;
+    public static readonly ICodeReader CodeReader = s_cpu == Architecture.Arm64 ? Arm64CodeReader.Instance : new X64CodeReader(s_x64Abi);
 
     /// <summary>CPU × OS: what keeps other threads off the instructions an entry jump replaces.</summary>
     public static readonly IThreadFence Fence =
@@ -37,7 +37,7 @@ internal static class Platform
         : new NoThreadFence($"no thread fence is implemented for {RuntimeInformation.OSDescription} on {s_cpu}");
 
     /// <summary>Runtime: finding bodies, holding them, keeping callers from inlining them.</summary>
-    public static readonly IRuntimeHooks Runtime = Host.IsMono ? Mono.MonoRuntime.Instance : CoreClrRuntime.Instance;
+    public static readonly IRuntimeHooks Runtime = Host.IsMono ? MonoVm.MonoRuntime.Instance : CoreClrRuntime.Instance;
 
     private static PlatformMemory? s_memory;
 

@@ -7,7 +7,7 @@ namespace Hybrid.CoreClr;
 /// <summary>
 /// Finds the compiled body of a method on CoreCLR: start at its stable entry point (<c>GetFunctionPointer</c>, a
 /// precode) and follow the stubs the runtime puts in between, recognised by the CPU's <see cref="ICodeReader"/>
-/// (the same walk on x64 and arm64). Mono needs no walk (<see cref="Mono.MonoRuntime"/>).
+/// (the same walk on x64 and arm64). Mono needs no walk (<see cref="MonoVm.MonoRuntime"/>).
 /// </summary>
 internal static class CodeLocator
 {

@@ -1,5 +1,7 @@
 using System;
 using Hybrid.Targets;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Hybrid.X64;
 
@@ -12,24 +14,27 @@ namespace Hybrid.X64;
 internal sealed class X64Abi
 {
     /// <summary>System V AMD64 (Linux, macOS, FreeBSD): arguments in rdi, rsi, rdx, rcx, r8, r9; structs over 16 bytes returned through a buffer.</summary>
-    public static readonly X64Abi SystemV = new("System V", thirdArgumentIsR8: false, size => size > 16);
+    public static readonly X64Abi SystemV = new("System V", new[] { rdi, rsi, rdx, rcx, r8, r9 }, size => size > 16);
 
     /// <summary>Microsoft x64 (Windows): arguments in rcx, rdx, r8, r9; structs whose size is not 1, 2, 4 or 8 bytes returned through a buffer.</summary>
-    public static readonly X64Abi Windows = new("Microsoft x64", thirdArgumentIsR8: true, size => size is not (1 or 2 or 4 or 8));
+    public static readonly X64Abi Windows = new("Microsoft x64", new[] { rcx, rdx, r8, r9 }, size => size is not (1 or 2 or 4 or 8));
 
     private readonly Func<int, bool> _returnsThroughBuffer;
 
-    private X64Abi(string name, bool thirdArgumentIsR8, Func<int, bool> returnsThroughBuffer)
+    private X64Abi(string name, AssemblerRegister64[] argumentRegisters, Func<int, bool> returnsThroughBuffer)
     {
         Name = name;
-        ThirdArgumentIsR8 = thirdArgumentIsR8;
+        ArgumentRegisters = argumentRegisters;
         _returnsThroughBuffer = returnsThroughBuffer;
     }
 
     public string Name { get; }
 
+    /// <summary>The integer argument registers, in order.</summary>
+    public AssemblerRegister64[] ArgumentRegisters { get; }
+
     /// <summary>True when the third integer argument is in r8 (Microsoft x64), false when in rdx (System V).</summary>
-    public bool ThirdArgumentIsR8 { get; }
+    public bool ThirdArgumentIsR8 => ArgumentRegisters[2] == r8;
 
     /// <summary>True when a method returning <paramref name="type"/> returns it through a hidden pointer argument.</summary>
     public bool ReturnsThroughHiddenBuffer(Type type)

@@ -7,9 +7,11 @@ namespace Hybrid.X64;
 /// <summary>x64 reading of CoreCLR code: stubs by <see cref="X64StubMatcher"/>, calls decoded with Iced.</summary>
 internal sealed unsafe class X64CodeReader : ICodeReader
 {
-    public static readonly X64CodeReader Instance = new();
+    private readonly X64Abi _abi;
 
-    public StubKind Classify(nint address, out nint next, out nint methodDesc) => X64StubMatcher.Classify(address, out next, out methodDesc);
+    public X64CodeReader(X64Abi abi) => _abi = abi;
+
+    public StubKind Classify(nint address, out nint next, out nint methodDesc) => X64StubMatcher.Classify(address, _abi, out next, out methodDesc);
 
     public nint FindCalledEntry(nint code, ulong? key)
     {

@@ -1,4 +1,3 @@
-using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
@@ -16,11 +15,6 @@ namespace Hybrid.X64;
 internal static class X64HookBuilder
 {
     public const int TrampolineOffset = 256;
-
-    /// <summary>Integer argument registers in order, for the ABI this process uses.</summary>
-    public static readonly AssemblerRegister64[] ArgumentRegisters = Host.IsWindows
-        ? new[] { rcx, rdx, r8, r9 }
-        : new[] { rdi, rsi, rdx, rcx, r8, r9 };
 
     /// <summary>The length of the entry jump: <c>jmp rel32</c> (the stub page is always allocated within ±2 GiB).</summary>
     public const int JumpLength = 5;
@@ -62,8 +56,9 @@ internal static class X64HookBuilder
     /// key; the stub looks the key up in the data page's table and runs the original when it is not there.
     /// </summary>
     public static HookCode Build(nint body, List<Instruction> covered, nint codePage, nint dataPage, int pageSize,
-        bool swapThisAndReturnBuffer, StubFilter? filter)
+        bool swapThisAndReturnBuffer, StubFilter? filter, X64Abi abi)
     {
+        var arguments = abi.ArgumentRegisters;
         ulong stub = (ulong)codePage;
         ulong trampoline = stub + TrampolineOffset;
         ulong cell = (ulong)dataPage + HookDataLayout.CellOffset;
@@ -76,9 +71,9 @@ internal static class X64HookBuilder
         if (filter is { } f)
         {
             if (f.ThisMethodTable)
-                asm.mov(rax, __qword_ptr[ArgumentRegisters[0]]);
+                asm.mov(rax, __qword_ptr[arguments[0]]);
             else
-                asm.mov(rax, ArgumentRegisters[f.ArgumentIndex]);
+                asm.mov(rax, arguments[f.ArgumentIndex]);
             asm.mov(r11, (ulong)table);
             asm.Label(ref loop);
             asm.mov(r10, __qword_ptr[r11]);
@@ -90,7 +85,7 @@ internal static class X64HookBuilder
             asm.jmp(loop);
             asm.Label(ref hit);
             if (swapThisAndReturnBuffer)
-                asm.xchg(ArgumentRegisters[0], ArgumentRegisters[1]);
+                asm.xchg(arguments[0], arguments[1]);
             asm.jmp(__qword_ptr[r11 + 8]);
             asm.Label(ref miss);
             asm.jmp(trampoline);
@@ -98,7 +93,7 @@ internal static class X64HookBuilder
         else
         {
             if (swapThisAndReturnBuffer)
-                asm.xchg(ArgumentRegisters[0], ArgumentRegisters[1]);
+                asm.xchg(arguments[0], arguments[1]);
             asm.AddInstruction(X64Encoding.JumpThrough(cell));
         }
         var stubBytes = Assemble(asm, stub);

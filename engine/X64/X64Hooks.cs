@@ -30,7 +30,7 @@ internal sealed unsafe class X64Hooks : ICpuHooks
             throw new InvalidOperationException(refusal); // HookRegistry asked Refusal first
         // x64 passes a hidden return buffer of an instance method after `this`, of a static one first: swap.
         bool swap = target.IsInstance && _abi.ReturnsThroughHiddenBuffer(target.ReturnType);
-        return X64HookBuilder.Build(body, plan.Covered, slot.Code, slot.Data, slot.CodeSize, swap, filter);
+        return X64HookBuilder.Build(body, plan.Covered, slot.Code, slot.Data, slot.CodeSize, swap, filter, _abi);
     }
 
     public void FillWithTraps(Span<byte> code) => code.Fill(0xCC); // int3

@@ -14,7 +14,7 @@ internal static unsafe class X64StubMatcher
     /// What sits at <paramref name="address"/>; <paramref name="next"/> is where it leads, and for a precode
     /// <paramref name="methodDesc"/> is the MethodDesc it serves (the key the JIT compiles that code under), else 0.
     /// </summary>
-    public static StubKind Classify(nint address, out nint next, out nint methodDesc)
+    public static StubKind Classify(nint address, X64Abi abi, out nint next, out nint methodDesc)
     {
         next = 0;
         methodDesc = 0;
@@ -43,9 +43,9 @@ internal static unsafe class X64StubMatcher
         // `this` is the first argument, or the second when a hidden return buffer comes first. Whatever follows the
         // adjustment (a plain jump, or an indirection shaped like a precode) is a stub of its own: the walk goes on there.
         if (first.Code is Code.Add_rm64_imm8 or Code.Add_rm64_imm32 && first.Op0Kind == OpKind.Register && first.Immediate32 == 8
-            && (first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[0] || first.Op0Register == (Register)X64HookBuilder.ArgumentRegisters[1]))
+            && (first.Op0Register == (Register)abi.ArgumentRegisters[0] || first.Op0Register == (Register)abi.ArgumentRegisters[1]))
         {
-            if (Classify(address + first.Length, out _, out _) is StubKind.Body or StubKind.UncompiledFixupPrecode)
+            if (Classify(address + first.Length, abi, out _, out _) is StubKind.Body or StubKind.UncompiledFixupPrecode)
                 return StubKind.Body;
             next = address + first.Length;
             return StubKind.UnboxingStub;

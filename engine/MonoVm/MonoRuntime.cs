@@ -5,7 +5,7 @@ using System.Reflection.Emit;
 using Hybrid.Patching;
 using Hybrid.Targets;
 
-namespace Hybrid.Mono;
+namespace Hybrid.MonoVm;
 
 /// <summary>
 /// Mono: a method is compiled once and its function pointer is its code — nothing to walk, no tier-up to hold, no
