@@ -128,7 +128,17 @@ public static class Engine
         var native = replacement is MethodInfo method
             ? Replacement.ForMethod(target, method, parameterName)
             : Replacement.ForDelegate(target, (Delegate)replacement, parameterName);
-        var hook = HookRegistry.For(target, out var undo);
+        MethodHook hook;
+        Action undo;
+        try
+        {
+            hook = HookRegistry.For(target, out undo);
+        }
+        catch
+        {
+            native.Release();
+            throw;
+        }
         var redirection = Redirection.Native(target, hook, native);
         try
         {
@@ -137,6 +147,7 @@ public static class Engine
         catch
         {
             undo(); // a refused attempt leaves nothing behind: no hook, no pages, no flags
+            native.Release();
             throw;
         }
         try

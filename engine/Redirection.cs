@@ -28,7 +28,10 @@ public sealed class Redirection : IDisposable
     }
 
     internal static Redirection Native(MethodTarget target, MethodHook hook, Replacement replacement) =>
-        new(target, hook, RedirectStrategy.NativeJump, replacement.Description) { NativeTarget = replacement.EntryPoint, KeepAlive = replacement.KeepAlive };
+        new(target, hook, RedirectStrategy.NativeJump, replacement.Description) { NativeTarget = replacement.EntryPoint, KeepAlive = replacement.KeepAlive, ReleaseReplacement = replacement.Release };
+
+    /// <summary>Native strategy: gives the replacement's bridge back for reuse once this redirect is gone.</summary>
+    private Action? ReleaseReplacement { get; init; }
 
     internal static Redirection IL(MethodTarget target, Woven.ILGuards guards, object replacement, string description) =>
         new(target, guards, RedirectStrategy.ILDispatch, description) { Replacement = replacement };
@@ -141,6 +144,7 @@ public sealed class Redirection : IDisposable
             s_waitingForCallSites.Remove(this);
             _site.Remove(this);
             _callSites?._site.Remove(_callSites);
+            ReleaseReplacement?.Invoke();
         }
     }
 

@@ -15,12 +15,16 @@ namespace Hybrid.Targets;
 /// </summary>
 internal sealed class Replacement
 {
-    private Replacement(nint entryPoint, object keepAlive, string description)
+    private Replacement(nint entryPoint, object keepAlive, string description, Action? release = null)
     {
         EntryPoint = entryPoint;
         KeepAlive = keepAlive;
         Description = description;
+        Release = release ?? (static () => { });
     }
+
+    /// <summary>Called once the redirect that used this entry point is gone (or was never installed): its bridge may serve another.</summary>
+    public Action Release { get; }
 
     /// <summary>Code address that takes the original's arguments (as the redirect stub delivers them).</summary>
     public nint EntryPoint { get; }
@@ -81,15 +85,19 @@ internal sealed class Replacement
             RuntimeHelpers.PrepareMethod(replacement.Method.MethodHandle);
             return new Replacement(replacement.Method.MethodHandle.GetFunctionPointer(), replacement, description);
         }
-        int slot = DelegateSlots.Add(replacement);
-        var bridge = BuildBridge(target, il => il.Emit(OpCodes.Callvirt, invoke), "delegate", il =>
+        var lease = DelegateBridges.Lease(target, replacement, () =>
         {
-            il.Emit(OpCodes.Ldsfld, typeof(DelegateSlots).GetField(nameof(DelegateSlots.Items))!);
-            il.Emit(OpCodes.Ldc_I4, slot);
-            il.Emit(OpCodes.Ldelem_Ref);
-            il.Emit(OpCodes.Castclass, replacement.GetType());
+            int slot = DelegateSlots.Add(replacement);
+            var built = BuildBridge(target, il => il.Emit(OpCodes.Callvirt, invoke), "delegate", il =>
+            {
+                il.Emit(OpCodes.Ldsfld, typeof(DelegateSlots).GetField(nameof(DelegateSlots.Items))!);
+                il.Emit(OpCodes.Ldc_I4, slot);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(OpCodes.Castclass, replacement.GetType());
+            });
+            return (built.Entry, built.Method, slot);
         });
-        return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, description);
+        return new Replacement(lease.Entry, new object[] { replacement, lease.Method }, description, lease.Return);
     }
 
     /// <summary>True when a delegate or method with these parameters and return type has the replacement shape.</summary>
@@ -162,6 +170,72 @@ internal sealed class Replacement
 
     /// <summary>The entry point of a compiled dynamic method (<see cref="Patching.IRuntimeHooks.EntryPointOf"/>).</summary>
     internal static nint EntryPointOf(DynamicMethod method) => Platform.Runtime.EntryPointOf(method);
+}
+
+/// <summary>
+/// Bridges to delegates, kept for reuse. Building one compiles a method (~100 µs) and takes a <see cref="DelegateSlots"/>
+/// entry; a test framework that redirects the same method to the same kind of delegate in every test would pay that
+/// each time and grow the slots without end. A bridge serves one redirect at a time: a later redirect of the same
+/// method to a delegate of the same type takes a bridge whose redirect is gone, with the new delegate stored in its
+/// slot. A thread still inside the old bridge at that moment (it entered before the old redirect went) calls the new
+/// delegate: a call that raced a redirect change sees the old or the new replacement, as everywhere else.
+/// </summary>
+internal static class DelegateBridges
+{
+    private sealed class Entry
+    {
+        public nint Code;
+        public DynamicMethod Method = null!;
+        public int Slot;
+        public bool InUse;
+    }
+
+    private static readonly object s_gate = new();
+    private static readonly System.Collections.Generic.Dictionary<(MethodBase, Type), System.Collections.Generic.List<Entry>> s_pool = new();
+
+    /// <summary>How many bridges exist (tests prove with it that reuse bounds them).</summary>
+    internal static int Count
+    {
+        get
+        {
+            lock (s_gate)
+                return s_pool.Values.Sum(l => l.Count);
+        }
+    }
+
+    public readonly record struct BridgeLease(nint Entry, DynamicMethod Method, Action Return);
+
+    public static BridgeLease Lease(MethodTarget target, Delegate replacement, Func<(nint Entry, DynamicMethod Method, int Slot)> build)
+    {
+        var key = (target.Method, replacement.GetType());
+        Entry? entry = null;
+        lock (s_gate)
+        {
+            if (!s_pool.TryGetValue(key, out var entries))
+                s_pool[key] = entries = new System.Collections.Generic.List<Entry>();
+            // The bridge that already holds this very delegate first (no store at all), then any free one.
+            entry = entries.FirstOrDefault(e => !e.InUse && ReferenceEquals(DelegateSlots.Items[e.Slot], replacement))
+                ?? entries.FirstOrDefault(e => !e.InUse);
+            if (entry is not null)
+            {
+                entry.InUse = true;
+                Volatile.Write(ref DelegateSlots.Items[entry.Slot], replacement);
+            }
+        }
+        if (entry is null)
+        {
+            var (code, method, slot) = build();
+            entry = new Entry { Code = code, Method = method, Slot = slot, InUse = true };
+            lock (s_gate)
+                s_pool[key].Add(entry);
+        }
+        var leased = entry;
+        return new BridgeLease(leased.Code, leased.Method, () =>
+        {
+            lock (s_gate)
+                leased.InUse = false;
+        });
+    }
 }
 
 /// <summary>Delegates that bridges call; a bridge loads its delegate by index, so the array may grow.</summary>
