@@ -1,9 +1,8 @@
 using System;
 
-namespace Hybrid.Weaving.Cli
+namespace Hybrid.Weaving.Cli;
+
+internal static class Program
 {
-    internal static class Program
-    {
-        static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
-    }
+    static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
 }

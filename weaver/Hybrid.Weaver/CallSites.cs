@@ -8,679 +8,678 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using Mono.Cecil.Rocks;
 
-namespace Hybrid.Weaving
+namespace Hybrid.Weaving;
+
+/// <summary>
+/// A method that is called from the module being woven but not defined in it (framework methods, other
+/// assemblies). Identified by its declaring type definition, name, generic arity and open signature, so call sites
+/// with different instantiations (<c>Count&lt;int&gt;</c>, <c>Count&lt;string&gt;</c>) share one target.
+/// </summary>
+internal sealed class CallTarget
 {
-    /// <summary>
-    /// A method that is called from the module being woven but not defined in it (framework methods, other
-    /// assemblies). Identified by its declaring type definition, name, generic arity and open signature, so call sites
-    /// with different instantiations (<c>Count&lt;int&gt;</c>, <c>Count&lt;string&gt;</c>) share one target.
-    /// </summary>
-    internal sealed class CallTarget
+    CallTarget(MethodReference open, TypeReference declaringType, int typeArity, int methodArity)
     {
-        CallTarget(MethodReference open, TypeReference declaringType, int typeArity, int methodArity)
+        Open = open;
+        DeclaringType = declaringType;
+        TypeArity = typeArity;
+        MethodArity = methodArity;
+        TypeName = CallSiteNames.UserTypeName(declaringType);
+        Signature = CallSiteNames.Signature(open);
+        Key = (declaringType.Scope?.Name ?? "") + "|" + declaringType.FullName + "|" + open.Name + "|" + methodArity.ToString(CultureInfo.InvariantCulture)
+            + "|" + (open.HasThis ? "instance " : "static ") + Signature;
+    }
+
+    /// <summary>The method reference as written, over the declaring type's and method's own generic variables (!i, !!j).</summary>
+    public MethodReference Open { get; }
+
+    /// <summary>The declaring type, uninstantiated (e.g. <c>List`1</c>).</summary>
+    public TypeReference DeclaringType { get; }
+
+    public int TypeArity { get; }
+
+    public int MethodArity { get; }
+
+    public string TypeName { get; }
+
+    public string Name => Open.Name;
+
+    /// <summary>Canonical signature (docs/weaver.md, "Call-site guards"), e.g. <c>System.Int32(System.Collections.Generic.IEnumerable`1&lt;!!0&gt;)</c>.</summary>
+    public string Signature { get; }
+
+    public string Key { get; }
+
+    /// <summary>Human-readable: <c>System.Linq.Enumerable.Count``1(System.Collections.Generic.IEnumerable`1&lt;!!0&gt;)</c>.</summary>
+    public string Display => TypeName + "." + Name + (MethodArity > 0 ? "``" + MethodArity.ToString(CultureInfo.InvariantCulture) : "")
+        + "(" + string.Join(",", Open.Parameters.Select(p => CallSiteNames.Canonical(p.ParameterType))) + ")";
+
+    internal static bool IsCallOpcode(Code code)
+        => code == Code.Call || code == Code.Callvirt || code == Code.Newobj || code == Code.Ldftn || code == Code.Ldvirtftn;
+
+    /// <summary>Returns the target of a call instruction's operand when it lies outside the module, otherwise null.</summary>
+    internal static CallTarget? From(MethodReference mr)
+    {
+        var declared = mr.DeclaringType;
+        // Array methods (Get/Set/Address/.ctor of T[,]) are provided by the runtime and have no name to select.
+        if (declared == null || declared is ArrayType || declared is GenericParameter)
+            return null;
+        var element = declared.GetElementType();
+        // Methods defined in this module are woven with a method guard instead.
+        if (element is TypeDefinition || element is GenericParameter || element.Scope is ModuleDefinition)
+            return null;
+        var open = mr is GenericInstanceMethod gim ? gim.ElementMethod : mr;
+        var typeArity = declared is GenericInstanceType git ? git.GenericArguments.Count : 0;
+        var methodArity = mr is GenericInstanceMethod g ? g.GenericArguments.Count : 0;
+        return new CallTarget(open, element, typeArity, methodArity);
+    }
+
+    /// <summary>Every distinct external call target in the module's method bodies, in metadata order of first use.</summary>
+    internal static List<CallTarget> Scan(ModuleDefinition module)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var result = new List<CallTarget>();
+        foreach (var type in module.GetTypes())
         {
-            Open = open;
-            DeclaringType = declaringType;
-            TypeArity = typeArity;
-            MethodArity = methodArity;
-            TypeName = CallSiteNames.UserTypeName(declaringType);
-            Signature = CallSiteNames.Signature(open);
-            Key = (declaringType.Scope?.Name ?? "") + "|" + declaringType.FullName + "|" + open.Name + "|" + methodArity.ToString(CultureInfo.InvariantCulture)
-                + "|" + (open.HasThis ? "instance " : "static ") + Signature;
-        }
-
-        /// <summary>The method reference as written, over the declaring type's and method's own generic variables (!i, !!j).</summary>
-        public MethodReference Open { get; }
-
-        /// <summary>The declaring type, uninstantiated (e.g. <c>List`1</c>).</summary>
-        public TypeReference DeclaringType { get; }
-
-        public int TypeArity { get; }
-
-        public int MethodArity { get; }
-
-        public string TypeName { get; }
-
-        public string Name => Open.Name;
-
-        /// <summary>Canonical signature (docs/weaver.md, "Call-site guards"), e.g. <c>System.Int32(System.Collections.Generic.IEnumerable`1&lt;!!0&gt;)</c>.</summary>
-        public string Signature { get; }
-
-        public string Key { get; }
-
-        /// <summary>Human-readable: <c>System.Linq.Enumerable.Count``1(System.Collections.Generic.IEnumerable`1&lt;!!0&gt;)</c>.</summary>
-        public string Display => TypeName + "." + Name + (MethodArity > 0 ? "``" + MethodArity.ToString(CultureInfo.InvariantCulture) : "")
-            + "(" + string.Join(",", Open.Parameters.Select(p => CallSiteNames.Canonical(p.ParameterType))) + ")";
-
-        internal static bool IsCallOpcode(Code code)
-            => code == Code.Call || code == Code.Callvirt || code == Code.Newobj || code == Code.Ldftn || code == Code.Ldvirtftn;
-
-        /// <summary>Returns the target of a call instruction's operand when it lies outside the module, otherwise null.</summary>
-        internal static CallTarget? From(MethodReference mr)
-        {
-            var declared = mr.DeclaringType;
-            // Array methods (Get/Set/Address/.ctor of T[,]) are provided by the runtime and have no name to select.
-            if (declared == null || declared is ArrayType || declared is GenericParameter)
-                return null;
-            var element = declared.GetElementType();
-            // Methods defined in this module are woven with a method guard instead.
-            if (element is TypeDefinition || element is GenericParameter || element.Scope is ModuleDefinition)
-                return null;
-            var open = mr is GenericInstanceMethod gim ? gim.ElementMethod : mr;
-            var typeArity = declared is GenericInstanceType git ? git.GenericArguments.Count : 0;
-            var methodArity = mr is GenericInstanceMethod g ? g.GenericArguments.Count : 0;
-            return new CallTarget(open, element, typeArity, methodArity);
-        }
-
-        /// <summary>Every distinct external call target in the module's method bodies, in metadata order of first use.</summary>
-        internal static List<CallTarget> Scan(ModuleDefinition module)
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var result = new List<CallTarget>();
-            foreach (var type in module.GetTypes())
+            if (CallSiteWeaver.IsHolder(type))
+                continue;
+            foreach (var m in type.Methods)
             {
-                if (CallSiteWeaver.IsHolder(type))
+                if (!m.HasBody)
                     continue;
-                foreach (var m in type.Methods)
+                foreach (var ins in m.Body.Instructions)
                 {
-                    if (!m.HasBody)
+                    if (!IsCallOpcode(ins.OpCode.Code) || !(ins.Operand is MethodReference mr))
                         continue;
-                    foreach (var ins in m.Body.Instructions)
-                    {
-                        if (!IsCallOpcode(ins.OpCode.Code) || !(ins.Operand is MethodReference mr))
-                            continue;
-                        var t = From(mr);
-                        if (t != null && seen.Add(t.Key))
-                            result.Add(t);
-                    }
+                    var t = From(mr);
+                    if (t != null && seen.Add(t.Key))
+                        result.Add(t);
                 }
             }
-            return result;
         }
-
-        /// <summary>
-        /// Targets picked by a selector, with the same syntax as for defined methods: <c>Ns.Type.Method</c>,
-        /// <c>Ns.Type.Property</c> (accessors), <c>Ns.Type..ctor</c>, a parameter list, or a glob.
-        /// </summary>
-        internal static List<CallTarget> Select(IEnumerable<CallTarget> targets, Selector sel)
-        {
-            if (sel.Glob != null)
-            {
-                return targets.Where(t =>
-                    sel.Glob.IsMatch(sel.Parameters != null
-                        ? t.TypeName + "." + t.Name + "(" + string.Join(",", t.Open.Parameters.Select(p => CallSiteNames.Canonical(p.ParameterType))) + ")"
-                        : t.TypeName + "." + t.Name)
-                    && (sel.Parameters == null || ParametersMatch(t, sel.Parameters))).ToList();
-            }
-            var wanted = StripArity(sel.TypeName);
-            var ofType = targets.Where(t => t.TypeName == sel.TypeName || StripArity(t.TypeName) == wanted).ToList();
-            var named = ofType.Where(t => t.Name == sel.MemberName).ToList();
-            if (named.Count == 0)
-            {
-                // Property and event names select their accessors, as for defined methods.
-                var accessors = new[] { "get_", "set_", "add_", "remove_" }.Select(p => p + sel.MemberName).ToList();
-                named = ofType.Where(t => accessors.Contains(t.Name)).ToList();
-            }
-            if (sel.Parameters != null)
-                named = named.Where(t => ParametersMatch(t, sel.Parameters)).ToList();
-            return named;
-        }
-
-        static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
-
-        static bool ParametersMatch(CallTarget t, string[] wanted)
-        {
-            var ps = t.Open.Parameters;
-            if (ps.Count != wanted.Length)
-                return false;
-            for (int i = 0; i < wanted.Length; i++)
-                if (!CallSiteNames.ParameterPattern(ps[i].ParameterType).IsMatch(wanted[i]))
-                    return false;
-            return true;
-        }
-    }
-
-    /// <summary>Names and canonical signatures for call targets (the engine computes the same strings from reflection).</summary>
-    internal static class CallSiteNames
-    {
-        const char GenericPlaceholder = '\u0001';
-
-        public static string UserTypeName(TypeReference t)
-            => t.DeclaringType != null ? UserTypeName(t.DeclaringType) + "+" + t.Name : (t.Namespace.Length > 0 ? t.Namespace + "." + t.Name : t.Name);
-
-        /// <summary>
-        /// <c>Return(Param,Param,...)</c> with every type in <see cref="Canonical"/> form. Computed from the open
-        /// signature, so it is the same for every instantiation and for every version of the declaring assembly.
-        /// </summary>
-        public static string Signature(MethodReference open)
-        {
-            var ret = open.Name == ".ctor" ? "System.Void" : Canonical(open.ReturnType);
-            return ret + "(" + string.Join(",", open.Parameters.Select(p => Canonical(p.ParameterType))) + ")";
-        }
-
-        /// <summary>
-        /// Namespace-qualified names, nested types joined with '+', generic instances as <c>Name`n&lt;A,B&gt;</c>,
-        /// type variables as <c>!i</c>, method variables as <c>!!j</c>, suffixes <c>&amp;</c>, <c>*</c>, <c>[]</c>,
-        /// <c>[,]</c>; custom modifiers dropped; function pointers as <c>fnptr</c>.
-        /// </summary>
-        public static string Canonical(TypeReference t) => Format(t, false);
-
-        /// <summary>Matches a selector's parameter spelling: type variables may be written by any name or as !i / !!j.</summary>
-        public static Regex ParameterPattern(TypeReference t)
-        {
-            var text = Format(t, true);
-            var pattern = Regex.Escape(text).Replace(GenericPlaceholder.ToString(), "(?:[A-Za-z_][A-Za-z0-9_]*|!!?[0-9]+)");
-            return new Regex("^" + pattern + "$", RegexOptions.CultureInvariant);
-        }
-
-        static string Format(TypeReference t, bool placeholder)
-        {
-            switch (t)
-            {
-                case RequiredModifierType r: return Format(r.ElementType, placeholder);
-                case OptionalModifierType o: return Format(o.ElementType, placeholder);
-                case PinnedType p: return Format(p.ElementType, placeholder);
-                case SentinelType s: return Format(s.ElementType, placeholder);
-                case ByReferenceType b: return Format(b.ElementType, placeholder) + "&";
-                case PointerType p: return Format(p.ElementType, placeholder) + "*";
-                case ArrayType a: return Format(a.ElementType, placeholder) + "[" + new string(',', Math.Max(0, a.Rank - 1)) + "]";
-                case GenericInstanceType g:
-                    return Format(g.ElementType, placeholder) + "<" + string.Join(",", g.GenericArguments.Select(x => Format(x, placeholder))) + ">";
-                case GenericParameter gp:
-                    return placeholder ? GenericPlaceholder.ToString()
-                        : (gp.Type == GenericParameterType.Method ? "!!" : "!") + gp.Position.ToString(CultureInfo.InvariantCulture);
-                case FunctionPointerType _: return "fnptr";
-                default: return UserTypeName(t);
-            }
-        }
-    }
-
-    /// <summary>A call target that got a wrapper, as reported in <see cref="WeaveResult.CallSites"/>.</summary>
-    public sealed class WovenCallSite
-    {
-        internal WovenCallSite(string target, string callKind, string guardType, string wrapperMethod, int callSites)
-        {
-            Target = target;
-            CallKind = callKind;
-            GuardType = guardType;
-            WrapperMethod = wrapperMethod;
-            CallSites = callSites;
-        }
-
-        /// <summary>The called method, e.g. <c>System.IO.File.ReadAllText(System.String)</c>.</summary>
-        public string Target { get; }
-
-        /// <summary><c>call</c>, <c>callvirt</c> or <c>newobj</c>: how the wrapper calls the target.</summary>
-        public string CallKind { get; }
-
-        /// <summary>Full name of the injected guard class (<c>&lt;Hybrid&gt;CallSites/Guard_k</c>).</summary>
-        public string GuardType { get; }
-
-        /// <summary>Name of the wrapper method (<c>Call_k</c>) that the call sites now call.</summary>
-        public string WrapperMethod { get; }
-
-        /// <summary>How many call sites (including <c>ldftn</c> for delegates) were redirected to the wrapper.</summary>
-        public int CallSites { get; }
-
-        /// <inheritdoc />
-        public override string ToString() => Target + " (" + CallKind + ", " + CallSites.ToString(CultureInfo.InvariantCulture) + " call site(s))";
+        return result;
     }
 
     /// <summary>
-    /// Redirects the call sites of selected external methods in one module through injected wrappers
-    /// (docs/weaver.md, "Call-site guards").
+    /// Targets picked by a selector, with the same syntax as for defined methods: <c>Ns.Type.Method</c>,
+    /// <c>Ns.Type.Property</c> (accessors), <c>Ns.Type..ctor</c>, a parameter list, or a glob.
     /// </summary>
-    internal sealed class CallSiteWeaver
+    internal static List<CallTarget> Select(IEnumerable<CallTarget> targets, Selector sel)
     {
-        internal const string HolderName = "<Hybrid>CallSites";
-        internal const string CallSiteAttributeName = "HybridCallSiteAttribute";
-        internal const string CallSitesAttributeName = "HybridCallSitesAttribute";
-
-        readonly ModuleDefinition module;
-        readonly ModuleWeaver weaver;
-        readonly Dictionary<string, CallTarget> selected;
-        readonly Dictionary<string, Wrapper> wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
-        readonly List<Wrapper> order = new List<Wrapper>();
-        readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> leftAlone =
-            new Dictionary<string, (CallTarget, string, string, int)>(StringComparer.Ordinal);
-        readonly List<string> leftAloneOrder = new List<string>();
-        Dictionary<string, TypeReference>? typeReferences;
-        TypeDefinition? holder;
-        MethodReference? attributeCtor;
-
-        sealed class Wrapper
+        if (sel.Glob != null)
         {
-            public CallTarget Target = null!;
-            public string Kind = "";
-            public TypeDefinition Guard = null!;
-            public MethodDefinition Method = null!;
-            public int Sites;
+            return targets.Where(t =>
+                sel.Glob.IsMatch(sel.Parameters != null
+                    ? t.TypeName + "." + t.Name + "(" + string.Join(",", t.Open.Parameters.Select(p => CallSiteNames.Canonical(p.ParameterType))) + ")"
+                    : t.TypeName + "." + t.Name)
+                && (sel.Parameters == null || ParametersMatch(t, sel.Parameters))).ToList();
         }
-
-        public CallSiteWeaver(ModuleDefinition module, ModuleWeaver weaver, IEnumerable<CallTarget> targets)
+        var wanted = StripArity(sel.TypeName);
+        var ofType = targets.Where(t => t.TypeName == sel.TypeName || StripArity(t.TypeName) == wanted).ToList();
+        var named = ofType.Where(t => t.Name == sel.MemberName).ToList();
+        if (named.Count == 0)
         {
-            this.module = module;
-            this.weaver = weaver;
-            selected = new Dictionary<string, CallTarget>(StringComparer.Ordinal);
-            foreach (var t in targets)
-                selected[t.Key] = t;
+            // Property and event names select their accessors, as for defined methods.
+            var accessors = new[] { "get_", "set_", "add_", "remove_" }.Select(p => p + sel.MemberName).ToList();
+            named = ofType.Where(t => accessors.Contains(t.Name)).ToList();
         }
+        if (sel.Parameters != null)
+            named = named.Where(t => ParametersMatch(t, sel.Parameters)).ToList();
+        return named;
+    }
 
-        internal static bool IsHolder(TypeDefinition type)
-        {
-            for (var t = type; t != null; t = t.DeclaringType)
-                if (t.DeclaringType == null && t.Namespace.Length == 0 && t.Name == HolderName)
-                    return true;
+    static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
+
+    static bool ParametersMatch(CallTarget t, string[] wanted)
+    {
+        var ps = t.Open.Parameters;
+        if (ps.Count != wanted.Length)
             return false;
-        }
+        for (int i = 0; i < wanted.Length; i++)
+            if (!CallSiteNames.ParameterPattern(ps[i].ParameterType).IsMatch(wanted[i]))
+                return false;
+        return true;
+    }
+}
 
-        public IReadOnlyList<WovenCallSite> Woven => order.Select(w => new WovenCallSite(w.Target.Display, w.Kind, w.Guard.FullName, w.Method.Name, w.Sites)).ToList();
+/// <summary>Names and canonical signatures for call targets (the engine computes the same strings from reflection).</summary>
+internal static class CallSiteNames
+{
+    const char GenericPlaceholder = '\u0001';
 
-        /// <summary>Call sites that were left alone: (target, reason, caller of the first one, count).</summary>
-        public IEnumerable<(CallTarget Target, string Reason, string FirstCaller, int Count)> LeftAlone => leftAloneOrder.Select(k => leftAlone[k]);
+    public static string UserTypeName(TypeReference t)
+        => t.DeclaringType != null ? UserTypeName(t.DeclaringType) + "+" + t.Name : (t.Namespace.Length > 0 ? t.Namespace + "." + t.Name : t.Name);
 
-        /// <summary>Rewrites every call site of a selected target in every method body of the module (woven methods and their Original copies included).</summary>
-        public void Run()
+    /// <summary>
+    /// <c>Return(Param,Param,...)</c> with every type in <see cref="Canonical"/> form. Computed from the open
+    /// signature, so it is the same for every instantiation and for every version of the declaring assembly.
+    /// </summary>
+    public static string Signature(MethodReference open)
+    {
+        var ret = open.Name == ".ctor" ? "System.Void" : Canonical(open.ReturnType);
+        return ret + "(" + string.Join(",", open.Parameters.Select(p => Canonical(p.ParameterType))) + ")";
+    }
+
+    /// <summary>
+    /// Namespace-qualified names, nested types joined with '+', generic instances as <c>Name`n&lt;A,B&gt;</c>,
+    /// type variables as <c>!i</c>, method variables as <c>!!j</c>, suffixes <c>&amp;</c>, <c>*</c>, <c>[]</c>,
+    /// <c>[,]</c>; custom modifiers dropped; function pointers as <c>fnptr</c>.
+    /// </summary>
+    public static string Canonical(TypeReference t) => Format(t, false);
+
+    /// <summary>Matches a selector's parameter spelling: type variables may be written by any name or as !i / !!j.</summary>
+    public static Regex ParameterPattern(TypeReference t)
+    {
+        var text = Format(t, true);
+        var pattern = Regex.Escape(text).Replace(GenericPlaceholder.ToString(), "(?:[A-Za-z_][A-Za-z0-9_]*|!!?[0-9]+)");
+        return new Regex("^" + pattern + "$", RegexOptions.CultureInvariant);
+    }
+
+    static string Format(TypeReference t, bool placeholder)
+    {
+        switch (t)
         {
-            foreach (var type in module.GetTypes().ToList())
-            {
-                if (IsHolder(type))
-                    continue;
-                foreach (var m in type.Methods.ToList())
-                    if (m.HasBody)
-                        Rewrite(m);
-            }
-            if (holder != null)
-            {
-                var ctor = weaver.InjectAttribute(CallSitesAttributeName, ("callSitesClass", "CallSitesClass", weaver.SystemType));
-                var attr = new CustomAttribute(ctor);
-                attr.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, holder));
-                module.Assembly.CustomAttributes.Add(attr);
-            }
+            case RequiredModifierType r: return Format(r.ElementType, placeholder);
+            case OptionalModifierType o: return Format(o.ElementType, placeholder);
+            case PinnedType p: return Format(p.ElementType, placeholder);
+            case SentinelType s: return Format(s.ElementType, placeholder);
+            case ByReferenceType b: return Format(b.ElementType, placeholder) + "&";
+            case PointerType p: return Format(p.ElementType, placeholder) + "*";
+            case ArrayType a: return Format(a.ElementType, placeholder) + "[" + new string(',', Math.Max(0, a.Rank - 1)) + "]";
+            case GenericInstanceType g:
+                return Format(g.ElementType, placeholder) + "<" + string.Join(",", g.GenericArguments.Select(x => Format(x, placeholder))) + ">";
+            case GenericParameter gp:
+                return placeholder ? GenericPlaceholder.ToString()
+                    : (gp.Type == GenericParameterType.Method ? "!!" : "!") + gp.Position.ToString(CultureInfo.InvariantCulture);
+            case FunctionPointerType _: return "fnptr";
+            default: return UserTypeName(t);
         }
+    }
+}
 
-        void Rewrite(MethodDefinition caller)
+/// <summary>A call target that got a wrapper, as reported in <see cref="WeaveResult.CallSites"/>.</summary>
+public sealed class WovenCallSite
+{
+    internal WovenCallSite(string target, string callKind, string guardType, string wrapperMethod, int callSites)
+    {
+        Target = target;
+        CallKind = callKind;
+        GuardType = guardType;
+        WrapperMethod = wrapperMethod;
+        CallSites = callSites;
+    }
+
+    /// <summary>The called method, e.g. <c>System.IO.File.ReadAllText(System.String)</c>.</summary>
+    public string Target { get; }
+
+    /// <summary><c>call</c>, <c>callvirt</c> or <c>newobj</c>: how the wrapper calls the target.</summary>
+    public string CallKind { get; }
+
+    /// <summary>Full name of the injected guard class (<c>&lt;Hybrid&gt;CallSites/Guard_k</c>).</summary>
+    public string GuardType { get; }
+
+    /// <summary>Name of the wrapper method (<c>Call_k</c>) that the call sites now call.</summary>
+    public string WrapperMethod { get; }
+
+    /// <summary>How many call sites (including <c>ldftn</c> for delegates) were redirected to the wrapper.</summary>
+    public int CallSites { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => Target + " (" + CallKind + ", " + CallSites.ToString(CultureInfo.InvariantCulture) + " call site(s))";
+}
+
+/// <summary>
+/// Redirects the call sites of selected external methods in one module through injected wrappers
+/// (docs/weaver.md, "Call-site guards").
+/// </summary>
+internal sealed class CallSiteWeaver
+{
+    internal const string HolderName = "<Hybrid>CallSites";
+    internal const string CallSiteAttributeName = "HybridCallSiteAttribute";
+    internal const string CallSitesAttributeName = "HybridCallSitesAttribute";
+
+    readonly ModuleDefinition module;
+    readonly ModuleWeaver weaver;
+    readonly Dictionary<string, CallTarget> selected;
+    readonly Dictionary<string, Wrapper> wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
+    readonly List<Wrapper> order = new List<Wrapper>();
+    readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> leftAlone =
+        new Dictionary<string, (CallTarget, string, string, int)>(StringComparer.Ordinal);
+    readonly List<string> leftAloneOrder = new List<string>();
+    Dictionary<string, TypeReference>? typeReferences;
+    TypeDefinition? holder;
+    MethodReference? attributeCtor;
+
+    sealed class Wrapper
+    {
+        public CallTarget Target = null!;
+        public string Kind = "";
+        public TypeDefinition Guard = null!;
+        public MethodDefinition Method = null!;
+        public int Sites;
+    }
+
+    public CallSiteWeaver(ModuleDefinition module, ModuleWeaver weaver, IEnumerable<CallTarget> targets)
+    {
+        this.module = module;
+        this.weaver = weaver;
+        selected = new Dictionary<string, CallTarget>(StringComparer.Ordinal);
+        foreach (var t in targets)
+            selected[t.Key] = t;
+    }
+
+    internal static bool IsHolder(TypeDefinition type)
+    {
+        for (var t = type; t != null; t = t.DeclaringType)
+            if (t.DeclaringType == null && t.Namespace.Length == 0 && t.Name == HolderName)
+                return true;
+        return false;
+    }
+
+    public IReadOnlyList<WovenCallSite> Woven => order.Select(w => new WovenCallSite(w.Target.Display, w.Kind, w.Guard.FullName, w.Method.Name, w.Sites)).ToList();
+
+    /// <summary>Call sites that were left alone: (target, reason, caller of the first one, count).</summary>
+    public IEnumerable<(CallTarget Target, string Reason, string FirstCaller, int Count)> LeftAlone => leftAloneOrder.Select(k => leftAlone[k]);
+
+    /// <summary>Rewrites every call site of a selected target in every method body of the module (woven methods and their Original copies included).</summary>
+    public void Run()
+    {
+        foreach (var type in module.GetTypes().ToList())
         {
-            var instructions = caller.Body.Instructions;
-            for (int i = 0; i < instructions.Count; i++)
+            if (IsHolder(type))
+                continue;
+            foreach (var m in type.Methods.ToList())
+                if (m.HasBody)
+                    Rewrite(m);
+        }
+        if (holder != null)
+        {
+            var ctor = weaver.InjectAttribute(CallSitesAttributeName, ("callSitesClass", "CallSitesClass", weaver.SystemType));
+            var attr = new CustomAttribute(ctor);
+            attr.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, holder));
+            module.Assembly.CustomAttributes.Add(attr);
+        }
+    }
+
+    void Rewrite(MethodDefinition caller)
+    {
+        var instructions = caller.Body.Instructions;
+        for (int i = 0; i < instructions.Count; i++)
+        {
+            var ins = instructions[i];
+            var code = ins.OpCode.Code;
+            if (!CallTarget.IsCallOpcode(code) || !(ins.Operand is MethodReference mr))
+                continue;
+            var found = CallTarget.From(mr);
+            if (found == null || !selected.TryGetValue(found.Key, out var target))
+                continue;
+            var prev = i > 0 ? instructions[i - 1] : null;
+            string? why = null;
+            string kind = "call";
+            switch (code)
             {
-                var ins = instructions[i];
-                var code = ins.OpCode.Code;
-                if (!CallTarget.IsCallOpcode(code) || !(ins.Operand is MethodReference mr))
-                    continue;
-                var found = CallTarget.From(mr);
-                if (found == null || !selected.TryGetValue(found.Key, out var target))
-                    continue;
-                var prev = i > 0 ? instructions[i - 1] : null;
-                string? why = null;
-                string kind = "call";
-                switch (code)
+                case Code.Call:
+                    if (mr.Name == ".ctor")
+                        why = "a constructor invoked with 'call' (a base or chained constructor call, or in-place struct initialisation) initialises an existing object and cannot be replaced; only 'new' expressions (newobj) are redirected";
+                    break;
+                case Code.Callvirt:
+                    kind = "callvirt";
+                    break;
+                case Code.Newobj:
+                    kind = "newobj";
+                    if (IsDelegateConstructor(mr))
+                        why = "delegate constructors are implemented by the runtime, which expects the target method pointer (ldftn/ldvirtftn) right before them; the delegates' static targets are redirected instead";
+                    break;
+                case Code.Ldftn:
+                    if (mr.HasThis)
+                        why = "a delegate or function pointer over an instance method (ldftn) keeps pointing at the method itself; only delegates over static methods are redirected";
+                    break;
+                case Code.Ldvirtftn:
+                    why = "a delegate over a virtual method (ldvirtftn) keeps pointing at the method itself; only delegates over static methods are redirected";
+                    break;
+            }
+            if (prev != null && prev.OpCode.Code == Code.Constrained)
+                why = "a 'constrained.' call (a method called on a generic type parameter or on a value type through an interface/base method) is dispatched by the runtime per type argument and is left alone";
+            if (target.Open.CallingConvention == MethodCallingConvention.VarArg || target.Open.ExplicitThis)
+                why = "varargs (__arglist) and explicit-this methods cannot be forwarded through a delegate";
+            if (why != null)
+            {
+                var key = target.Key + "|" + why;
+                if (leftAlone.TryGetValue(key, out var entry))
+                    leftAlone[key] = (entry.Target, entry.Reason, entry.FirstCaller, entry.Count + 1);
+                else
                 {
-                    case Code.Call:
-                        if (mr.Name == ".ctor")
-                            why = "a constructor invoked with 'call' (a base or chained constructor call, or in-place struct initialisation) initialises an existing object and cannot be replaced; only 'new' expressions (newobj) are redirected";
-                        break;
-                    case Code.Callvirt:
-                        kind = "callvirt";
-                        break;
-                    case Code.Newobj:
-                        kind = "newobj";
-                        if (IsDelegateConstructor(mr))
-                            why = "delegate constructors are implemented by the runtime, which expects the target method pointer (ldftn/ldvirtftn) right before them; the delegates' static targets are redirected instead";
-                        break;
-                    case Code.Ldftn:
-                        if (mr.HasThis)
-                            why = "a delegate or function pointer over an instance method (ldftn) keeps pointing at the method itself; only delegates over static methods are redirected";
-                        break;
-                    case Code.Ldvirtftn:
-                        why = "a delegate over a virtual method (ldvirtftn) keeps pointing at the method itself; only delegates over static methods are redirected";
-                        break;
+                    leftAlone[key] = (target, why, caller.FullName, 1);
+                    leftAloneOrder.Add(key);
                 }
-                if (prev != null && prev.OpCode.Code == Code.Constrained)
-                    why = "a 'constrained.' call (a method called on a generic type parameter or on a value type through an interface/base method) is dispatched by the runtime per type argument and is left alone";
-                if (target.Open.CallingConvention == MethodCallingConvention.VarArg || target.Open.ExplicitThis)
-                    why = "varargs (__arglist) and explicit-this methods cannot be forwarded through a delegate";
-                if (why != null)
-                {
-                    var key = target.Key + "|" + why;
-                    if (leftAlone.TryGetValue(key, out var entry))
-                        leftAlone[key] = (entry.Target, entry.Reason, entry.FirstCaller, entry.Count + 1);
-                    else
-                    {
-                        leftAlone[key] = (target, why, caller.FullName, 1);
-                        leftAloneOrder.Add(key);
-                    }
-                    continue;
-                }
-
-                var w = GetWrapper(target, kind);
-                // A tail call to the wrapper would be legal but would drop the caller's frame for no benefit, and
-                // 'tail.' must immediately precede a call followed by ret; a nop keeps offsets of branch targets intact.
-                if (prev != null && prev.OpCode.Code == Code.Tail)
-                {
-                    prev.OpCode = OpCodes.Nop;
-                    prev.Operand = null;
-                }
-                // The instruction object stays the same, so its sequence point (and any branch targeting it) is kept.
-                if (code != Code.Ldftn)
-                    ins.OpCode = OpCodes.Call;
-                ins.Operand = WrapperReference(w, mr);
-                w.Sites++;
+                continue;
             }
-        }
 
-        /// <summary>Delegate constructors always have the shape .ctor(object, native int).</summary>
-        static bool IsDelegateConstructor(MethodReference mr)
-            => mr.Name == ".ctor" && mr.Parameters.Count == 2
-               && mr.Parameters[0].ParameterType.MetadataType == MetadataType.Object
-               && mr.Parameters[1].ParameterType.MetadataType == MetadataType.IntPtr;
-
-        static MethodReference WrapperReference(Wrapper w, MethodReference site)
-        {
-            if (!w.Method.HasGenericParameters)
-                return w.Method;
-            var gi = new GenericInstanceMethod(w.Method);
-            if (site.DeclaringType is GenericInstanceType git)
-                foreach (var a in git.GenericArguments)
-                    gi.GenericArguments.Add(a);
-            if (site is GenericInstanceMethod gim)
-                foreach (var a in gim.GenericArguments)
-                    gi.GenericArguments.Add(a);
-            return gi;
-        }
-
-        TypeDefinition Holder()
-        {
-            if (holder == null)
+            var w = GetWrapper(target, kind);
+            // A tail call to the wrapper would be legal but would drop the caller's frame for no benefit, and
+            // 'tail.' must immediately precede a call followed by ret; a nop keeps offsets of branch targets intact.
+            if (prev != null && prev.OpCode.Code == Code.Tail)
             {
-                holder = new TypeDefinition("", HolderName,
-                    TypeAttributes.NotPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-                    module.TypeSystem.Object);
-                holder.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
-                module.Types.Add(holder);
+                prev.OpCode = OpCodes.Nop;
+                prev.Operand = null;
             }
-            return holder;
+            // The instruction object stays the same, so its sequence point (and any branch targeting it) is kept.
+            if (code != Code.Ldftn)
+                ins.OpCode = OpCodes.Call;
+            ins.Operand = WrapperReference(w, mr);
+            w.Sites++;
         }
+    }
 
-        MethodReference AttributeCtor()
+    /// <summary>Delegate constructors always have the shape .ctor(object, native int).</summary>
+    static bool IsDelegateConstructor(MethodReference mr)
+        => mr.Name == ".ctor" && mr.Parameters.Count == 2
+           && mr.Parameters[0].ParameterType.MetadataType == MetadataType.Object
+           && mr.Parameters[1].ParameterType.MetadataType == MetadataType.IntPtr;
+
+    static MethodReference WrapperReference(Wrapper w, MethodReference site)
+    {
+        if (!w.Method.HasGenericParameters)
+            return w.Method;
+        var gi = new GenericInstanceMethod(w.Method);
+        if (site.DeclaringType is GenericInstanceType git)
+            foreach (var a in git.GenericArguments)
+                gi.GenericArguments.Add(a);
+        if (site is GenericInstanceMethod gim)
+            foreach (var a in gim.GenericArguments)
+                gi.GenericArguments.Add(a);
+        return gi;
+    }
+
+    TypeDefinition Holder()
+    {
+        if (holder == null)
         {
-            return attributeCtor ??= weaver.InjectAttribute(CallSiteAttributeName,
-                ("declaringType", "DeclaringType", weaver.SystemType),
-                ("methodName", "MethodName", module.TypeSystem.String),
-                ("genericArity", "GenericArity", module.TypeSystem.Int32),
-                ("signature", "Signature", module.TypeSystem.String),
-                ("callKind", "CallKind", module.TypeSystem.String));
-        }
-
-        Wrapper GetWrapper(CallTarget target, string kind)
-        {
-            var key = target.Key + "|" + kind;
-            if (wrappers.TryGetValue(key, out var w))
-                return w;
-            w = Create(target, kind, order.Count);
-            wrappers.Add(key, w);
-            order.Add(w);
-            return w;
-        }
-
-        Wrapper Create(CallTarget target, string kind, int k)
-        {
-            var holderType = Holder();
-            var suffix = k.ToString(CultureInfo.InvariantCulture);
-            int n = target.TypeArity, m = target.MethodArity;
-            bool generic = n + m > 0;
-            var open = target.Open;
-            var element = target.DeclaringType;
-
-            // Resolution is best effort (reference assemblies may be absent): it tells value types apart reliably and
-            // supplies generic constraints, without which a wrapper around e.g. Enum.Parse<T> where T : struct would not JIT.
-            var typeDef = TryResolve(() => element.Resolve());
-            var methodDef = generic ? TryResolve(() => open.Resolve()) : null;
-            if (typeDef != null && typeDef.IsValueType && !element.IsValueType)
-                element.IsValueType = true;
-            bool valueType = typeDef?.IsValueType ?? element.IsValueType;
-
-            var guard = new TypeDefinition("", "Guard_" + suffix,
-                TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
+            holder = new TypeDefinition("", HolderName,
+                TypeAttributes.NotPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
                 module.TypeSystem.Object);
-            holderType.NestedTypes.Add(guard);
-            guard.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
-            var id = new CustomAttribute(AttributeCtor());
-            id.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, element));
-            id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, open.Name));
-            id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.Int32, m));
-            id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, target.Signature));
-            id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, kind));
-            guard.CustomAttributes.Add(id);
+            holder.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
+            module.Types.Add(holder);
+        }
+        return holder;
+    }
 
-            var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, weaver.MulticastDelegate);
-            guard.NestedTypes.Add(handler);
+    MethodReference AttributeCtor()
+    {
+        return attributeCtor ??= weaver.InjectAttribute(CallSiteAttributeName,
+            ("declaringType", "DeclaringType", weaver.SystemType),
+            ("methodName", "MethodName", module.TypeSystem.String),
+            ("genericArity", "GenericArity", module.TypeSystem.Int32),
+            ("signature", "Signature", module.TypeSystem.String),
+            ("callKind", "CallKind", module.TypeSystem.String));
+    }
 
-            var wrapper = new MethodDefinition("Call_" + suffix,
-                MethodAttributes.Assembly | MethodAttributes.Static | MethodAttributes.HideBySig, module.TypeSystem.Void)
+    Wrapper GetWrapper(CallTarget target, string kind)
+    {
+        var key = target.Key + "|" + kind;
+        if (wrappers.TryGetValue(key, out var w))
+            return w;
+        w = Create(target, kind, order.Count);
+        wrappers.Add(key, w);
+        order.Add(w);
+        return w;
+    }
+
+    Wrapper Create(CallTarget target, string kind, int k)
+    {
+        var holderType = Holder();
+        var suffix = k.ToString(CultureInfo.InvariantCulture);
+        int n = target.TypeArity, m = target.MethodArity;
+        bool generic = n + m > 0;
+        var open = target.Open;
+        var element = target.DeclaringType;
+
+        // Resolution is best effort (reference assemblies may be absent): it tells value types apart reliably and
+        // supplies generic constraints, without which a wrapper around e.g. Enum.Parse<T> where T : struct would not JIT.
+        var typeDef = TryResolve(() => element.Resolve());
+        var methodDef = generic ? TryResolve(() => open.Resolve()) : null;
+        if (typeDef != null && typeDef.IsValueType && !element.IsValueType)
+            element.IsValueType = true;
+        bool valueType = typeDef?.IsValueType ?? element.IsValueType;
+
+        var guard = new TypeDefinition("", "Guard_" + suffix,
+            TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
+            module.TypeSystem.Object);
+        holderType.NestedTypes.Add(guard);
+        guard.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
+        var id = new CustomAttribute(AttributeCtor());
+        id.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, element));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, open.Name));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.Int32, m));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, target.Signature));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, kind));
+        guard.CustomAttributes.Add(id);
+
+        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, weaver.MulticastDelegate);
+        guard.NestedTypes.Add(handler);
+
+        var wrapper = new MethodDefinition("Call_" + suffix,
+            MethodAttributes.Assembly | MethodAttributes.Static | MethodAttributes.HideBySig, module.TypeSystem.Void)
+        {
+            // Inlined into callers where the JIT can: an empty slot then costs a load and a branch at the call site.
+            ImplAttributes = MethodImplAttributes.IL | MethodImplAttributes.Managed | MethodImplAttributes.AggressiveInlining,
+        };
+        wrapper.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
+        holderType.Methods.Add(wrapper);
+
+        if (generic)
+        {
+            foreach (var owner in new IGenericParameterProvider[] { guard, handler, wrapper })
             {
-                // Inlined into callers where the JIT can: an empty slot then costs a load and a branch at the call site.
-                ImplAttributes = MethodImplAttributes.IL | MethodImplAttributes.Managed | MethodImplAttributes.AggressiveInlining,
-            };
-            wrapper.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
-            holderType.Methods.Add(wrapper);
-
-            if (generic)
-            {
-                foreach (var owner in new IGenericParameterProvider[] { guard, handler, wrapper })
-                {
-                    for (int i = 0; i < n; i++)
-                        owner.GenericParameters.Add(new GenericParameter("T" + i.ToString(CultureInfo.InvariantCulture), owner));
-                    for (int j = 0; j < m; j++)
-                        owner.GenericParameters.Add(new GenericParameter("M" + j.ToString(CultureInfo.InvariantCulture), owner));
-                    CopyConstraints(typeDef, methodDef, owner.GenericParameters, n, m, element.Scope);
-                }
-            }
-            var toHandler = new GenericRemapper(handler.GenericParameters, n);
-            var toWrapper = new GenericRemapper(wrapper.GenericParameters, n);
-
-            // Shape: instance first for instance calls ('ref T' for value types), then the parameters; newobj returns the new object.
-            var shape = new List<(string Name, ParameterAttributes Attributes, TypeReference Type, bool Self)>();
-            TypeReference InstanceOf(IList<GenericParameter> ps)
-            {
-                if (n == 0)
-                    return element;
-                var g = new GenericInstanceType(element);
                 for (int i = 0; i < n; i++)
-                    g.GenericArguments.Add(ps[i]);
-                return g;
-            }
-            if (open.HasThis && kind != "newobj")
-                shape.Add(("self", ParameterAttributes.None, null!, true));
-            int index = 0;
-            foreach (var p in open.Parameters)
-            {
-                var name = string.IsNullOrEmpty(p.Name) ? "arg" + index.ToString(CultureInfo.InvariantCulture) : p.Name;
-                shape.Add((name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), p.ParameterType, false));
-                index++;
-            }
-            TypeReference ParameterType((string Name, ParameterAttributes Attributes, TypeReference Type, bool Self) s, IList<GenericParameter> ps, GenericRemapper map)
-            {
-                if (!s.Self)
-                    return map.Remap(s.Type);
-                var inst = InstanceOf(ps);
-                return valueType ? new ByReferenceType(inst) : inst;
-            }
-            TypeReference ReturnType(IList<GenericParameter> ps, GenericRemapper map)
-                => kind == "newobj" ? InstanceOf(ps) : map.Remap(open.ReturnType);
-
-            var ctor = new MethodDefinition(".ctor",
-                MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-                module.TypeSystem.Void)
-            { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-            ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
-            ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
-            handler.Methods.Add(ctor);
-            var invoke = new MethodDefinition("Invoke",
-                MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
-                ReturnType(handler.GenericParameters, toHandler))
-            { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
-            foreach (var s in shape)
-                invoke.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, handler.GenericParameters, toHandler)));
-            handler.Methods.Add(invoke);
-
-            var field = ModuleWeaver.AddTargetSlot(guard, handler, generic);
-
-            wrapper.ReturnType = ReturnType(wrapper.GenericParameters, toWrapper);
-            foreach (var s in shape)
-                wrapper.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, wrapper.GenericParameters, toWrapper)));
-
-            // References used inside the wrapper, instantiated over its own method variables.
-            FieldReference fieldRef = field;
-            MethodReference invokeRef = invoke;
-            MethodReference targetRef;
-            if (generic)
-            {
-                var guardInst = new GenericInstanceType(guard);
-                var handlerInst = new GenericInstanceType(handler);
-                foreach (var gp in wrapper.GenericParameters)
-                {
-                    guardInst.GenericArguments.Add(gp);
-                    handlerInst.GenericArguments.Add(gp);
-                }
-                fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
-                invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
-                foreach (var p in invoke.Parameters)
-                    invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
-            }
-            var declaring = InstanceOf(wrapper.GenericParameters);
-            var r = new MethodReference(open.Name, open.ReturnType, declaring)
-            {
-                HasThis = open.HasThis,
-                ExplicitThis = open.ExplicitThis,
-                CallingConvention = open.CallingConvention,
-            };
-            foreach (var p in open.Parameters)
-                r.Parameters.Add(new ParameterDefinition(p.ParameterType)); // signature types stay over !i/!!j: encoded by position
-            for (int j = 0; j < m; j++)
-                r.GenericParameters.Add(new GenericParameter("M" + j.ToString(CultureInfo.InvariantCulture), r));
-            targetRef = r;
-            if (m > 0)
-            {
-                var gi = new GenericInstanceMethod(r);
+                    owner.GenericParameters.Add(new GenericParameter("T" + i.ToString(CultureInfo.InvariantCulture), owner));
                 for (int j = 0; j < m; j++)
-                    gi.GenericArguments.Add(wrapper.GenericParameters[n + j]);
-                targetRef = gi;
-            }
-
-            var il = wrapper.Body.GetILProcessor();
-            var pop = Instruction.Create(OpCodes.Pop);
-            il.Emit(OpCodes.Ldsfld, fieldRef);
-            il.Emit(OpCodes.Dup);
-            il.Emit(OpCodes.Brfalse, pop);
-            foreach (var p in wrapper.Parameters)
-                il.Emit(OpCodes.Ldarg, p);
-            il.Emit(OpCodes.Callvirt, invokeRef);
-            il.Emit(OpCodes.Ret);
-            il.Append(pop);
-            foreach (var p in wrapper.Parameters)
-                il.Emit(OpCodes.Ldarg, p);
-            il.Emit(kind == "newobj" ? OpCodes.Newobj : kind == "callvirt" ? OpCodes.Callvirt : OpCodes.Call, targetRef);
-            il.Emit(OpCodes.Ret);
-            wrapper.Body.OptimizeMacros();
-
-            return new Wrapper { Target = target, Kind = kind, Guard = guard, Method = wrapper };
-        }
-
-        static T? TryResolve<T>(Func<T> resolve) where T : class
-        {
-            try
-            {
-                return resolve();
-            }
-            catch (Exception e) when (e is AssemblyResolutionException || e is System.IO.IOException || e is BadImageFormatException
-                || e is InvalidOperationException || e is NotSupportedException || e is ArgumentException)
-            {
-                return null;
+                    owner.GenericParameters.Add(new GenericParameter("M" + j.ToString(CultureInfo.InvariantCulture), owner));
+                CopyConstraints(typeDef, methodDef, owner.GenericParameters, n, m, element.Scope);
             }
         }
+        var toHandler = new GenericRemapper(handler.GenericParameters, n);
+        var toWrapper = new GenericRemapper(wrapper.GenericParameters, n);
 
-        /// <summary>Copies special constraints and constraint types from the resolved definitions onto a wrapper's parameters.</summary>
-        void CopyConstraints(TypeDefinition? typeDef, MethodDefinition? methodDef, IList<GenericParameter> targets, int n, int m, IMetadataScope scope)
+        // Shape: instance first for instance calls ('ref T' for value types), then the parameters; newobj returns the new object.
+        var shape = new List<(string Name, ParameterAttributes Attributes, TypeReference Type, bool Self)>();
+        TypeReference InstanceOf(IList<GenericParameter> ps)
         {
-            var map = new GenericRemapper(targets, n);
-            void Copy(IList<GenericParameter> sources, int offset, int count)
+            if (n == 0)
+                return element;
+            var g = new GenericInstanceType(element);
+            for (int i = 0; i < n; i++)
+                g.GenericArguments.Add(ps[i]);
+            return g;
+        }
+        if (open.HasThis && kind != "newobj")
+            shape.Add(("self", ParameterAttributes.None, null!, true));
+        int index = 0;
+        foreach (var p in open.Parameters)
+        {
+            var name = string.IsNullOrEmpty(p.Name) ? "arg" + index.ToString(CultureInfo.InvariantCulture) : p.Name;
+            shape.Add((name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), p.ParameterType, false));
+            index++;
+        }
+        TypeReference ParameterType((string Name, ParameterAttributes Attributes, TypeReference Type, bool Self) s, IList<GenericParameter> ps, GenericRemapper map)
+        {
+            if (!s.Self)
+                return map.Remap(s.Type);
+            var inst = InstanceOf(ps);
+            return valueType ? new ByReferenceType(inst) : inst;
+        }
+        TypeReference ReturnType(IList<GenericParameter> ps, GenericRemapper map)
+            => kind == "newobj" ? InstanceOf(ps) : map.Remap(open.ReturnType);
+
+        var ctor = new MethodDefinition(".ctor",
+            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
+            module.TypeSystem.Void)
+        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
+        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
+        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
+        handler.Methods.Add(ctor);
+        var invoke = new MethodDefinition("Invoke",
+            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
+            ReturnType(handler.GenericParameters, toHandler))
+        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
+        foreach (var s in shape)
+            invoke.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, handler.GenericParameters, toHandler)));
+        handler.Methods.Add(invoke);
+
+        var field = ModuleWeaver.AddTargetSlot(guard, handler, generic);
+
+        wrapper.ReturnType = ReturnType(wrapper.GenericParameters, toWrapper);
+        foreach (var s in shape)
+            wrapper.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, wrapper.GenericParameters, toWrapper)));
+
+        // References used inside the wrapper, instantiated over its own method variables.
+        FieldReference fieldRef = field;
+        MethodReference invokeRef = invoke;
+        MethodReference targetRef;
+        if (generic)
+        {
+            var guardInst = new GenericInstanceType(guard);
+            var handlerInst = new GenericInstanceType(handler);
+            foreach (var gp in wrapper.GenericParameters)
             {
-                if (sources.Count != count)
-                    return;
-                for (int i = 0; i < count; i++)
+                guardInst.GenericArguments.Add(gp);
+                handlerInst.GenericArguments.Add(gp);
+            }
+            fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
+            invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
+            foreach (var p in invoke.Parameters)
+                invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
+        }
+        var declaring = InstanceOf(wrapper.GenericParameters);
+        var r = new MethodReference(open.Name, open.ReturnType, declaring)
+        {
+            HasThis = open.HasThis,
+            ExplicitThis = open.ExplicitThis,
+            CallingConvention = open.CallingConvention,
+        };
+        foreach (var p in open.Parameters)
+            r.Parameters.Add(new ParameterDefinition(p.ParameterType)); // signature types stay over !i/!!j: encoded by position
+        for (int j = 0; j < m; j++)
+            r.GenericParameters.Add(new GenericParameter("M" + j.ToString(CultureInfo.InvariantCulture), r));
+        targetRef = r;
+        if (m > 0)
+        {
+            var gi = new GenericInstanceMethod(r);
+            for (int j = 0; j < m; j++)
+                gi.GenericArguments.Add(wrapper.GenericParameters[n + j]);
+            targetRef = gi;
+        }
+
+        var il = wrapper.Body.GetILProcessor();
+        var pop = Instruction.Create(OpCodes.Pop);
+        il.Emit(OpCodes.Ldsfld, fieldRef);
+        il.Emit(OpCodes.Dup);
+        il.Emit(OpCodes.Brfalse, pop);
+        foreach (var p in wrapper.Parameters)
+            il.Emit(OpCodes.Ldarg, p);
+        il.Emit(OpCodes.Callvirt, invokeRef);
+        il.Emit(OpCodes.Ret);
+        il.Append(pop);
+        foreach (var p in wrapper.Parameters)
+            il.Emit(OpCodes.Ldarg, p);
+        il.Emit(kind == "newobj" ? OpCodes.Newobj : kind == "callvirt" ? OpCodes.Callvirt : OpCodes.Call, targetRef);
+        il.Emit(OpCodes.Ret);
+        wrapper.Body.OptimizeMacros();
+
+        return new Wrapper { Target = target, Kind = kind, Guard = guard, Method = wrapper };
+    }
+
+    static T? TryResolve<T>(Func<T> resolve) where T : class
+    {
+        try
+        {
+            return resolve();
+        }
+        catch (Exception e) when (e is AssemblyResolutionException || e is System.IO.IOException || e is BadImageFormatException
+            || e is InvalidOperationException || e is NotSupportedException || e is ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Copies special constraints and constraint types from the resolved definitions onto a wrapper's parameters.</summary>
+    void CopyConstraints(TypeDefinition? typeDef, MethodDefinition? methodDef, IList<GenericParameter> targets, int n, int m, IMetadataScope scope)
+    {
+        var map = new GenericRemapper(targets, n);
+        void Copy(IList<GenericParameter> sources, int offset, int count)
+        {
+            if (sources.Count != count)
+                return;
+            for (int i = 0; i < count; i++)
+            {
+                var src = sources[i];
+                targets[offset + i].Attributes = src.Attributes & ~GenericParameterAttributes.VarianceMask;
+                if (!src.HasConstraints)
+                    continue;
+                foreach (var c in src.Constraints)
                 {
-                    var src = sources[i];
-                    targets[offset + i].Attributes = src.Attributes & ~GenericParameterAttributes.VarianceMask;
-                    if (!src.HasConstraints)
-                        continue;
-                    foreach (var c in src.Constraints)
-                    {
-                        var t = Rescope(c.ConstraintType, map, scope);
-                        if (t != null)
-                            targets[offset + i].Constraints.Add(new GenericParameterConstraint(t));
-                    }
+                    var t = Rescope(c.ConstraintType, map, scope);
+                    if (t != null)
+                        targets[offset + i].Constraints.Add(new GenericParameterConstraint(t));
                 }
             }
-            if (typeDef != null)
-                Copy(typeDef.GenericParameters, 0, n);
-            if (methodDef != null)
-                Copy(methodDef.GenericParameters, n, m);
         }
+        if (typeDef != null)
+            Copy(typeDef.GenericParameters, 0, n);
+        if (methodDef != null)
+            Copy(methodDef.GenericParameters, n, m);
+    }
 
-        /// <summary>
-        /// Re-expresses a constraint type from a foreign (resolved) module in this module: through a type reference the
-        /// module already has, else through the scope the target itself is referenced from. Never adds an assembly reference.
-        /// </summary>
-        TypeReference? Rescope(TypeReference t, GenericRemapper map, IMetadataScope scope)
+    /// <summary>
+    /// Re-expresses a constraint type from a foreign (resolved) module in this module: through a type reference the
+    /// module already has, else through the scope the target itself is referenced from. Never adds an assembly reference.
+    /// </summary>
+    TypeReference? Rescope(TypeReference t, GenericRemapper map, IMetadataScope scope)
+    {
+        switch (t)
         {
-            switch (t)
+            case GenericParameter gp:
+                return map.Remap(gp);
+            case GenericInstanceType g:
             {
-                case GenericParameter gp:
-                    return map.Remap(gp);
-                case GenericInstanceType g:
-                {
-                    var element = Rescope(g.ElementType, map, scope);
-                    if (element == null)
-                        return null;
-                    var copy = new GenericInstanceType(element);
-                    foreach (var a in g.GenericArguments)
-                    {
-                        var arg = Rescope(a, map, scope);
-                        if (arg == null)
-                            return null;
-                        copy.GenericArguments.Add(arg);
-                    }
-                    return copy;
-                }
-                case TypeSpecification _:
+                var element = Rescope(g.ElementType, map, scope);
+                if (element == null)
                     return null;
-                default:
+                var copy = new GenericInstanceType(element);
+                foreach (var a in g.GenericArguments)
                 {
-                    if (typeReferences == null)
-                    {
-                        typeReferences = new Dictionary<string, TypeReference>(StringComparer.Ordinal);
-                        foreach (var r in module.GetTypeReferences())
-                            if (!typeReferences.ContainsKey(r.FullName))
-                                typeReferences.Add(r.FullName, r);
-                    }
-                    if (typeReferences.TryGetValue(t.FullName, out var existing))
-                        return existing;
-                    if (t.Module == module)
-                        return t;
-                    TypeReference copy;
-                    if (t.DeclaringType != null)
-                    {
-                        var outer = Rescope(t.DeclaringType, map, scope);
-                        if (outer == null)
-                            return null;
-                        copy = new TypeReference("", t.Name, module, scope, t.IsValueType) { DeclaringType = outer };
-                    }
-                    else
-                        copy = new TypeReference(t.Namespace, t.Name, module, scope, t.IsValueType);
-                    typeReferences[t.FullName] = copy;
-                    return copy;
+                    var arg = Rescope(a, map, scope);
+                    if (arg == null)
+                        return null;
+                    copy.GenericArguments.Add(arg);
                 }
+                return copy;
+            }
+            case TypeSpecification _:
+                return null;
+            default:
+            {
+                if (typeReferences == null)
+                {
+                    typeReferences = new Dictionary<string, TypeReference>(StringComparer.Ordinal);
+                    foreach (var r in module.GetTypeReferences())
+                        if (!typeReferences.ContainsKey(r.FullName))
+                            typeReferences.Add(r.FullName, r);
+                }
+                if (typeReferences.TryGetValue(t.FullName, out var existing))
+                    return existing;
+                if (t.Module == module)
+                    return t;
+                TypeReference copy;
+                if (t.DeclaringType != null)
+                {
+                    var outer = Rescope(t.DeclaringType, map, scope);
+                    if (outer == null)
+                        return null;
+                    copy = new TypeReference("", t.Name, module, scope, t.IsValueType) { DeclaringType = outer };
+                }
+                else
+                    copy = new TypeReference(t.Namespace, t.Name, module, scope, t.IsValueType);
+                typeReferences[t.FullName] = copy;
+                return copy;
             }
         }
     }

@@ -5,558 +5,557 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using Mono.Cecil.Rocks;
 
-namespace Hybrid.Weaving
+namespace Hybrid.Weaving;
+
+/// <summary>
+/// Applies the woven-assembly contract (docs/weaver.md) to individual methods of one module.
+/// </summary>
+internal sealed class ModuleWeaver
 {
-    /// <summary>
-    /// Applies the woven-assembly contract (docs/weaver.md) to individual methods of one module.
-    /// </summary>
-    internal sealed class ModuleWeaver
+    internal const string GuardAttributeNamespace = "Hybrid.Woven";
+    internal const string GuardAttributeName = "HybridGuardAttribute";
+    internal const string WovenAttributeName = "HybridWovenAttribute";
+    internal const string GuardPrefix = "<Hybrid>Guard_";
+    internal const string OriginalPrefix = "<Hybrid>Original_";
+
+    const int HiddenLine = 0xfeefee;
+
+    readonly ModuleDefinition module;
+    readonly bool hasSymbols;
+    readonly TypeReference systemType;
+    readonly TypeReference attributeType;
+    readonly TypeReference multicastDelegate;
+    readonly MethodReference compilerGeneratedCtor;
+    readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
+    MethodReference? guardAttributeCtor;
+
+    internal TypeReference SystemType => systemType;
+    internal TypeReference MulticastDelegate => multicastDelegate;
+    internal MethodReference CompilerGeneratedCtor => compilerGeneratedCtor;
+
+    public ModuleWeaver(ModuleDefinition module)
     {
-        internal const string GuardAttributeNamespace = "Hybrid.Woven";
-        internal const string GuardAttributeName = "HybridGuardAttribute";
-        internal const string WovenAttributeName = "HybridWovenAttribute";
-        internal const string GuardPrefix = "<Hybrid>Guard_";
-        internal const string OriginalPrefix = "<Hybrid>Original_";
+        this.module = module;
+        hasSymbols = module.HasSymbols;
+        // Every reference goes through the module's own core library reference (System.Runtime, netstandard or
+        // mscorlib). Importing typeof(X) from the weaver's runtime would leak System.Private.CoreLib into the output.
+        var corlib = module.TypeSystem.CoreLibrary;
+        systemType = new TypeReference("System", "Type", module, corlib);
+        attributeType = new TypeReference("System", "Attribute", module, corlib);
+        multicastDelegate = new TypeReference("System", "MulticastDelegate", module, corlib);
+        var cg = new TypeReference("System.Runtime.CompilerServices", "CompilerGeneratedAttribute", module, corlib);
+        compilerGeneratedCtor = new MethodReference(".ctor", module.TypeSystem.Void, cg) { HasThis = true };
+    }
 
-        const int HiddenLine = 0xfeefee;
+    internal static bool IsCompilerGenerated(MethodDefinition m)
+    {
+        for (var t = m.DeclaringType; t != null; t = t.DeclaringType)
+            if (t.Name.StartsWith("<", StringComparison.Ordinal))
+                return true;
+        return m.Name.StartsWith("<", StringComparison.Ordinal);
+    }
 
-        readonly ModuleDefinition module;
-        readonly bool hasSymbols;
-        readonly TypeReference systemType;
-        readonly TypeReference attributeType;
-        readonly TypeReference multicastDelegate;
-        readonly MethodReference compilerGeneratedCtor;
-        readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
-        MethodReference? guardAttributeCtor;
-
-        internal TypeReference SystemType => systemType;
-        internal TypeReference MulticastDelegate => multicastDelegate;
-        internal MethodReference CompilerGeneratedCtor => compilerGeneratedCtor;
-
-        public ModuleWeaver(ModuleDefinition module)
+    /// <summary>Returns null when <paramref name="m"/> can be woven, otherwise the reason (and its code).</summary>
+    public string? WhyNot(MethodDefinition m, out string code, out int splitIndex)
+    {
+        splitIndex = 0;
+        code = "";
+        if (IsCompilerGenerated(m))
         {
-            this.module = module;
-            hasSymbols = module.HasSymbols;
-            // Every reference goes through the module's own core library reference (System.Runtime, netstandard or
-            // mscorlib). Importing typeof(X) from the weaver's runtime would leak System.Private.CoreLib into the output.
-            var corlib = module.TypeSystem.CoreLibrary;
-            systemType = new TypeReference("System", "Type", module, corlib);
-            attributeType = new TypeReference("System", "Attribute", module, corlib);
-            multicastDelegate = new TypeReference("System", "MulticastDelegate", module, corlib);
-            var cg = new TypeReference("System.Runtime.CompilerServices", "CompilerGeneratedAttribute", module, corlib);
-            compilerGeneratedCtor = new MethodReference(".ctor", module.TypeSystem.Void, cg) { HasThis = true };
+            code = DiagnosticCodes.SkipCompilerGenerated;
+            return "compiler-generated member (lambda, local function, async/iterator state machine, ...); select the method you call instead - for async and iterator methods the weaver guards that stub, not MoveNext";
         }
-
-        internal static bool IsCompilerGenerated(MethodDefinition m)
+        if (m.DeclaringType.IsInterface)
         {
-            for (var t = m.DeclaringType; t != null; t = t.DeclaringType)
-                if (t.Name.StartsWith("<", StringComparison.Ordinal))
-                    return true;
-            return m.Name.StartsWith("<", StringComparison.Ordinal);
+            code = DiagnosticCodes.SkipInterface;
+            return "methods declared on interfaces (default or static interface members) are not supported; select the implementing class's method";
         }
-
-        /// <summary>Returns null when <paramref name="m"/> can be woven, otherwise the reason (and its code).</summary>
-        public string? WhyNot(MethodDefinition m, out string code, out int splitIndex)
+        if (m.IsConstructor && m.IsStatic)
         {
-            splitIndex = 0;
-            code = "";
-            if (IsCompilerGenerated(m))
+            code = DiagnosticCodes.SkipStaticConstructor;
+            return "static constructors run once, under a runtime lock, before anyone could redirect them; move the logic into a regular static method and select that";
+        }
+        if (!m.HasBody)
+        {
+            code = DiagnosticCodes.SkipNoBody;
+            return m.IsAbstract ? "abstract method has no body; select the overriding methods instead"
+                : "method has no IL body (extern, P/Invoke, internal call or runtime-implemented)";
+        }
+        if (m.CallingConvention == MethodCallingConvention.VarArg || m.ExplicitThis)
+        {
+            code = DiagnosticCodes.SkipCallingConvention;
+            return "varargs (__arglist) and explicit-this methods cannot be forwarded through a delegate";
+        }
+        if (m.IsConstructor)
+        {
+            var problem = FindConstructorSplit(m, out splitIndex);
+            if (problem != null)
             {
-                code = DiagnosticCodes.SkipCompilerGenerated;
-                return "compiler-generated member (lambda, local function, async/iterator state machine, ...); select the method you call instead - for async and iterator methods the weaver guards that stub, not MoveNext";
+                code = DiagnosticCodes.SkipConstructorShape;
+                return problem;
             }
-            if (m.DeclaringType.IsInterface)
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Finds the first instruction after the base/this constructor call. The guard must go after it: before that
+    /// point 'this' is uninitialised and may not be passed to a delegate.
+    /// </summary>
+    static string? FindConstructorSplit(MethodDefinition ctor, out int split)
+    {
+        split = -1;
+        var type = ctor.DeclaringType;
+        var instructions = ctor.Body.Instructions;
+        var self = type.FullName;
+        var baseName = type.BaseType?.GetElementType().FullName;
+        for (int i = 0; i < instructions.Count; i++)
+        {
+            var ins = instructions[i];
+            if (ins.OpCode.Code == Code.Call && ins.Operand is MethodReference mr && mr.Name == ".ctor" && mr.HasThis)
             {
-                code = DiagnosticCodes.SkipInterface;
-                return "methods declared on interfaces (default or static interface members) are not supported; select the implementing class's method";
-            }
-            if (m.IsConstructor && m.IsStatic)
-            {
-                code = DiagnosticCodes.SkipStaticConstructor;
-                return "static constructors run once, under a runtime lock, before anyone could redirect them; move the logic into a regular static method and select that";
-            }
-            if (!m.HasBody)
-            {
-                code = DiagnosticCodes.SkipNoBody;
-                return m.IsAbstract ? "abstract method has no body; select the overriding methods instead"
-                    : "method has no IL body (extern, P/Invoke, internal call or runtime-implemented)";
-            }
-            if (m.CallingConvention == MethodCallingConvention.VarArg || m.ExplicitThis)
-            {
-                code = DiagnosticCodes.SkipCallingConvention;
-                return "varargs (__arglist) and explicit-this methods cannot be forwarded through a delegate";
-            }
-            if (m.IsConstructor)
-            {
-                var problem = FindConstructorSplit(m, out splitIndex);
-                if (problem != null)
+                var declaring = mr.DeclaringType.GetElementType().FullName;
+                if (declaring == self || declaring == baseName)
                 {
-                    code = DiagnosticCodes.SkipConstructorShape;
-                    return problem;
+                    split = i + 1;
+                    break;
                 }
             }
-            return null;
+        }
+        if (split < 0)
+        {
+            if (type.IsValueType)
+            {
+                split = 0;
+                return null;
+            }
+            return "no call to the base or this constructor was found, so there is no point where 'this' is initialised";
+        }
+        if (split >= instructions.Count)
+            return "the constructor ends right after the base constructor call";
+
+        var splitOffset = instructions[split].Offset;
+        bool Before(Instruction? i) => i != null && i.Offset < splitOffset;
+        foreach (var ins in instructions)
+        {
+            if (ins.Operand is Instruction target && Before(ins) != Before(target))
+                return "a branch crosses the base constructor call";
+            if (ins.Operand is Instruction[] targets && targets.Any(t => Before(ins) != Before(t)))
+                return "a switch crosses the base constructor call";
+        }
+        foreach (var h in ctor.Body.ExceptionHandlers)
+        {
+            var side = Before(h.TryStart);
+            if (Before(h.TryEnd) != side || Before(h.HandlerStart) != side || Before(h.HandlerEnd) != side || (h.FilterStart != null && Before(h.FilterStart) != side))
+                return "an exception handler spans the base constructor call";
+        }
+        return null;
+    }
+
+    public WovenMethod Weave(MethodDefinition m, int splitIndex)
+    {
+        var type = m.DeclaringType;
+        var k = NextIndex(type);
+        var guardName = GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var originalName = OriginalPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_" + m.Name;
+
+        var (guard, invoke, fieldRef, invokeRef) = CreateGuard(m, guardName);
+        CreateOriginal(m, originalName, splitIndex);
+        InjectGuard(m, splitIndex, fieldRef, invokeRef, invoke);
+
+        var attr = new CustomAttribute(GuardAttributeCtor());
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(systemType, guard));
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, originalName));
+        m.CustomAttributes.Add(attr);
+
+        return new WovenMethod(m.FullName, guard.FullName, originalName);
+    }
+
+    int NextIndex(TypeDefinition type)
+    {
+        if (!nextIndex.TryGetValue(type, out var state))
+        {
+            // Names must be unique within the type; skip any a hand-written or foreign nested type already took.
+            // Collected once per type: re-scanning NestedTypes per method is quadratic on types with thousands of methods.
+            state = (0, new HashSet<string>(type.NestedTypes.Select(t => t.Name), StringComparer.Ordinal));
+        }
+        var k = state.Next;
+        while (state.Taken.Contains(GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            k++;
+        nextIndex[type] = (k + 1, state.Taken);
+        return k;
+    }
+
+    (TypeDefinition Guard, MethodDefinition Invoke, FieldReference Field, MethodReference Invoker) CreateGuard(MethodDefinition m, string guardName)
+    {
+        var type = m.DeclaringType;
+        int n = type.GenericParameters.Count;
+        bool generic = n + m.GenericParameters.Count > 0;
+
+        var guard = new TypeDefinition("", guardName,
+            TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
+            module.TypeSystem.Object);
+        type.NestedTypes.Add(guard);
+        guard.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
+
+        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, multicastDelegate);
+        guard.NestedTypes.Add(handler);
+
+        Func<TypeReference, TypeReference> toHandler = t => t;
+        if (generic)
+        {
+            // One holder per closed instantiation: the slot for Cache<int>.Get is distinct from Cache<string>.Get.
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            GenericRemapper.CopyGenericParameters(guard, type.GenericParameters, used);
+            GenericRemapper.CopyGenericParameters(guard, m.GenericParameters, used);
+            var guardMap = new GenericRemapper(guard.GenericParameters, n);
+            guardMap.CopyConstraints(type.GenericParameters, guard.GenericParameters, 0);
+            guardMap.CopyConstraints(m.GenericParameters, guard.GenericParameters, n);
+
+            // Nested types do not inherit their outer type's parameters in metadata; Handler must redeclare them.
+            GenericRemapper.CopyGenericParameters(handler, guard.GenericParameters);
+            var handlerMap = new GenericRemapper(handler.GenericParameters, n);
+            handlerMap.CopyConstraints(type.GenericParameters, handler.GenericParameters, 0);
+            handlerMap.CopyConstraints(m.GenericParameters, handler.GenericParameters, n);
+            toHandler = handlerMap.Remap;
         }
 
-        /// <summary>
-        /// Finds the first instruction after the base/this constructor call. The guard must go after it: before that
-        /// point 'this' is uninitialised and may not be passed to a delegate.
-        /// </summary>
-        static string? FindConstructorSplit(MethodDefinition ctor, out int split)
-        {
-            split = -1;
-            var type = ctor.DeclaringType;
-            var instructions = ctor.Body.Instructions;
-            var self = type.FullName;
-            var baseName = type.BaseType?.GetElementType().FullName;
-            for (int i = 0; i < instructions.Count; i++)
-            {
-                var ins = instructions[i];
-                if (ins.OpCode.Code == Code.Call && ins.Operand is MethodReference mr && mr.Name == ".ctor" && mr.HasThis)
-                {
-                    var declaring = mr.DeclaringType.GetElementType().FullName;
-                    if (declaring == self || declaring == baseName)
-                    {
-                        split = i + 1;
-                        break;
-                    }
-                }
-            }
-            if (split < 0)
-            {
-                if (type.IsValueType)
-                {
-                    split = 0;
-                    return null;
-                }
-                return "no call to the base or this constructor was found, so there is no point where 'this' is initialised";
-            }
-            if (split >= instructions.Count)
-                return "the constructor ends right after the base constructor call";
+        var ctor = new MethodDefinition(".ctor",
+            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
+            module.TypeSystem.Void)
+        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
+        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
+        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
+        handler.Methods.Add(ctor);
 
-            var splitOffset = instructions[split].Offset;
-            bool Before(Instruction? i) => i != null && i.Offset < splitOffset;
-            foreach (var ins in instructions)
+        // BeginInvoke/EndInvoke are deliberately omitted: .NET (Core) throws PlatformNotSupportedException for
+        // them, and they cannot be declared at all for ref-struct (Span<T>) parameters.
+        var invoke = new MethodDefinition("Invoke",
+            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
+            toHandler(m.ReturnType))
+        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
+        if (m.HasThis)
+            invoke.Parameters.Add(new ParameterDefinition("self", ParameterAttributes.None, InstanceType(type, handler.GenericParameters, n)));
+        foreach (var p in m.Parameters)
+            invoke.Parameters.Add(new ParameterDefinition(p.Name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), toHandler(p.ParameterType)));
+        handler.Methods.Add(invoke);
+
+        var field = AddTargetSlot(guard, handler, generic);
+
+        if (!generic)
+            return (guard, invoke, field, invoke);
+
+        // Inside M the holder is instantiated with M's own type and method variables (!0..!n-1, !!0..!!m-1).
+        var guardInst = new GenericInstanceType(guard);
+        var handlerInst = new GenericInstanceType(handler);
+        foreach (var gp in type.GenericParameters.Concat(m.GenericParameters))
+        {
+            guardInst.GenericArguments.Add(gp);
+            handlerInst.GenericArguments.Add(gp);
+        }
+        var fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
+        var invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
+        foreach (var p in invoke.Parameters)
+            invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
+        return (guard, invoke, fieldRef, invokeRef);
+    }
+
+    /// <summary>The instantiated declaring type (T&lt;T1..Tn&gt;), by reference for value types because 'this' is a managed pointer there.</summary>
+    static TypeReference InstanceType(TypeDefinition type, IList<GenericParameter> parameters, int n)
+    {
+        TypeReference t = type;
+        if (n > 0)
+        {
+            var g = new GenericInstanceType(type);
+            for (int i = 0; i < n; i++)
+                g.GenericArguments.Add(parameters[i]);
+            t = g;
+        }
+        return type.IsValueType ? new ByReferenceType(t) : t;
+    }
+
+    /// <summary>
+    /// Copies the original body into a private sibling so the engine can still call the un-redirected code
+    /// (GetOriginal) while M is redirected. For constructors only the part after the base/this call is copied;
+    /// the copy is an ordinary instance method, so it can run the constructor body again on an existing object.
+    /// </summary>
+    void CreateOriginal(MethodDefinition m, string name, int startIndex)
+    {
+        var attrs = MethodAttributes.Private | MethodAttributes.HideBySig | (m.IsStatic ? MethodAttributes.Static : 0);
+        var returnType = m.IsConstructor ? module.TypeSystem.Void : m.ReturnType;
+        var orig = new MethodDefinition(name, attrs, returnType)
+        {
+            // NoInlining keeps it a distinct frame in stack traces and a stable entry point for the engine.
+            ImplAttributes = (m.ImplAttributes & ~MethodImplAttributes.AggressiveInlining) | MethodImplAttributes.NoInlining,
+            HasThis = m.HasThis,
+            CallingConvention = m.CallingConvention,
+        };
+        if (m.HasGenericParameters)
+        {
+            GenericRemapper.CopyGenericParameters(orig, m.GenericParameters);
+            // Constraint types may mention !!j; generic variables are encoded by position, so they stay valid as-is.
+            for (int i = 0; i < m.GenericParameters.Count; i++)
+                foreach (var c in m.GenericParameters[i].Constraints)
+                    orig.GenericParameters[i].Constraints.Add(new GenericParameterConstraint(c.ConstraintType));
+        }
+        foreach (var p in m.Parameters)
+        {
+            var np = new ParameterDefinition(p.Name, p.Attributes, p.ParameterType);
+            if (p.HasConstant) np.Constant = p.Constant;
+            if (p.HasMarshalInfo) np.MarshalInfo = p.MarshalInfo;
+            orig.Parameters.Add(np);
+        }
+        orig.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
+        m.DeclaringType.Methods.Add(orig);
+        CloneBody(m, orig, startIndex);
+    }
+
+    void CloneBody(MethodDefinition src, MethodDefinition dst, int startIndex)
+    {
+        var sb = src.Body;
+        var db = dst.Body;
+        db.InitLocals = sb.InitLocals;
+        foreach (var v in sb.Variables)
+            db.Variables.Add(new VariableDefinition(v.VariableType));
+
+        var source = sb.Instructions;
+        var count = source.Count - startIndex;
+        var map = new Dictionary<Instruction, Instruction>(count);
+        var clones = new Instruction[count];
+        for (int i = 0; i < count; i++)
+        {
+            var o = source[startIndex + i];
+            var c = Instruction.Create(OpCodes.Nop);
+            c.OpCode = o.OpCode;
+            c.Operand = o.Operand;
+            clones[i] = c;
+            map[o] = c;
+        }
+        foreach (var c in clones)
+        {
+            switch (c.Operand)
             {
-                if (ins.Operand is Instruction target && Before(ins) != Before(target))
-                    return "a branch crosses the base constructor call";
-                if (ins.Operand is Instruction[] targets && targets.Any(t => Before(ins) != Before(t)))
-                    return "a switch crosses the base constructor call";
+                case Instruction t:
+                    c.Operand = map[t];
+                    break;
+                case Instruction[] ts:
+                    c.Operand = ts.Select(t => map[t]).ToArray();
+                    break;
+                case VariableDefinition v:
+                    c.Operand = db.Variables[v.Index];
+                    break;
+                case ParameterDefinition p:
+                    c.Operand = p == sb.ThisParameter || p.Index < 0 ? db.ThisParameter : dst.Parameters[p.Index];
+                    break;
             }
-            foreach (var h in ctor.Body.ExceptionHandlers)
+            db.Instructions.Add(c);
+        }
+        foreach (var h in sb.ExceptionHandlers)
+        {
+            if (!map.ContainsKey(h.TryStart))
+                continue; // entirely before the base constructor call (checked by FindConstructorSplit)
+            db.ExceptionHandlers.Add(new ExceptionHandler(h.HandlerType)
             {
-                var side = Before(h.TryStart);
-                if (Before(h.TryEnd) != side || Before(h.HandlerStart) != side || Before(h.HandlerEnd) != side || (h.FilterStart != null && Before(h.FilterStart) != side))
-                    return "an exception handler spans the base constructor call";
-            }
-            return null;
+                CatchType = h.CatchType,
+                TryStart = map[h.TryStart],
+                TryEnd = h.TryEnd == null ? null : map[h.TryEnd],
+                HandlerStart = map[h.HandlerStart],
+                HandlerEnd = h.HandlerEnd == null ? null : map[h.HandlerEnd],
+                FilterStart = h.FilterStart == null ? null : map[h.FilterStart],
+            });
         }
 
-        public WovenMethod Weave(MethodDefinition m, int splitIndex)
+        if (!hasSymbols)
+            return;
+        var sdi = src.DebugInformation;
+        if (!sdi.HasSequencePoints && sdi.Scope == null)
+            return;
+        // Sequence points and scopes address instructions by (still original) offset, so map offsets to clones.
+        var byOffset = new Dictionary<int, Instruction>(count);
+        for (int i = 0; i < count; i++)
+            byOffset[source[startIndex + i].Offset] = clones[i];
+        var ddi = dst.DebugInformation;
+        foreach (var sp in sdi.SequencePoints)
         {
-            var type = m.DeclaringType;
-            var k = NextIndex(type);
-            var guardName = GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var originalName = OriginalPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_" + m.Name;
-
-            var (guard, invoke, fieldRef, invokeRef) = CreateGuard(m, guardName);
-            CreateOriginal(m, originalName, splitIndex);
-            InjectGuard(m, splitIndex, fieldRef, invokeRef, invoke);
-
-            var attr = new CustomAttribute(GuardAttributeCtor());
-            attr.ConstructorArguments.Add(new CustomAttributeArgument(systemType, guard));
-            attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, originalName));
-            m.CustomAttributes.Add(attr);
-
-            return new WovenMethod(m.FullName, guard.FullName, originalName);
+            if (!byOffset.TryGetValue(sp.Offset, out var target))
+                continue;
+            ddi.SequencePoints.Add(new SequencePoint(target, sp.Document)
+            {
+                StartLine = sp.StartLine,
+                StartColumn = sp.StartColumn,
+                EndLine = sp.EndLine,
+                EndColumn = sp.EndColumn,
+            });
         }
+        if (sdi.Scope != null && count > 0)
+            ddi.Scope = CloneScope(sdi.Scope, byOffset, clones[0], db);
+    }
 
-        int NextIndex(TypeDefinition type)
+    static ScopeDebugInformation CloneScope(ScopeDebugInformation s, Dictionary<int, Instruction> byOffset, Instruction first, MethodBody body)
+    {
+        Instruction? start = s.Start.IsEndOfMethod ? null : byOffset.TryGetValue(s.Start.Offset, out var st) ? st : first;
+        Instruction? end = s.End.IsEndOfMethod ? null : byOffset.TryGetValue(s.End.Offset, out var en) ? en : null;
+        var copy = new ScopeDebugInformation(start ?? first, end) { Import = s.Import };
+        if (s.HasVariables)
+            foreach (var v in s.Variables)
+                if (v.Index < body.Variables.Count)
+                    copy.Variables.Add(new VariableDebugInformation(body.Variables[v.Index], v.Name) { Attributes = v.Attributes });
+        if (s.HasConstants)
+            foreach (var c in s.Constants)
+                copy.Constants.Add(new ConstantDebugInformation(c.Name, c.ConstantType, c.Value));
+        if (s.HasScopes)
+            foreach (var child in s.Scopes)
+                copy.Scopes.Add(CloneScope(child, byOffset, first, body));
+        return copy;
+    }
+
+    /// <summary>
+    /// Prepends the guard to M's body (after the base/this call for constructors):
+    /// <code>
+    ///   ldsfld Target ; dup ; brfalse POP ; ldarg.* ; callvirt Invoke ; ret
+    ///   POP: pop
+    ///   ORIG: original body, unchanged
+    /// </code>
+    /// The body stays inline (rather than calling the Original copy) so an empty slot costs one load and one
+    /// predictable branch, with no extra call or argument shuffling. The slot is read once (dup) rather than twice so a
+    /// concurrent un-redirect between two reads cannot make us call Invoke on null.
+    /// </summary>
+    void InjectGuard(MethodDefinition m, int splitIndex, FieldReference field, MethodReference invokeRef, MethodDefinition invoke)
+    {
+        m.ImplAttributes = (m.ImplAttributes & ~MethodImplAttributes.AggressiveInlining) | MethodImplAttributes.NoInlining;
+        if ((m.ImplAttributes & MethodImplAttributes.NoOptimization) == 0)
+            m.ImplAttributes |= MethodImplAttributes.AggressiveOptimization;
+
+        var body = m.Body;
+        var anchor = body.Instructions[splitIndex];
+        var anchorOffset = anchor.Offset;
+        body.SimplifyMacros();
+
+        var pop = Instruction.Create(OpCodes.Pop);
+        var guard = new List<Instruction>(m.Parameters.Count + 8)
         {
-            if (!nextIndex.TryGetValue(type, out var state))
+            Instruction.Create(OpCodes.Ldsfld, field),
+            Instruction.Create(OpCodes.Dup),
+            Instruction.Create(OpCodes.Brfalse, pop),
+        };
+        if (m.HasThis)
+            guard.Add(Instruction.Create(OpCodes.Ldarg_0));
+        foreach (var p in m.Parameters)
+            guard.Add(Instruction.Create(OpCodes.Ldarg, p));
+        guard.Add(Instruction.Create(OpCodes.Callvirt, invokeRef));
+        guard.Add(Instruction.Create(OpCodes.Ret));
+        guard.Add(pop);
+
+        // Debug info first: its offsets still describe the original layout, which OptimizeMacros recomputes.
+        if (hasSymbols)
+            FixDebugInfo(m, guard[0], anchor, anchorOffset, splitIndex == 0);
+
+        var instructions = body.Instructions;
+        for (int i = 0; i < guard.Count; i++)
+            instructions.Insert(splitIndex + i, guard[i]);
+
+        // Exception handlers and branch targets reference the original instruction objects, which are now after
+        // the guard, so the guard is never inside a protected region (a 'ret' there would be invalid IL).
+        body.OptimizeMacros();
+    }
+
+    static void FixDebugInfo(MethodDefinition m, Instruction guardStart, Instruction anchor, int anchorOffset, bool atStart)
+    {
+        var info = m.DebugInformation;
+        if (!info.HasSequencePoints)
+            return;
+        var points = info.SequencePoints;
+        // Offsets in the sequence points still refer to the pre-weaving layout until the module is written.
+        int index = 0;
+        while (index < points.Count && points[index].Offset < anchorOffset)
+            index++;
+        // A hidden sequence point stops debuggers and profilers from attributing the guard to user code.
+        var hidden = new SequencePoint(guardStart, points[0].Document) { StartLine = HiddenLine, EndLine = HiddenLine };
+        points.Insert(index, hidden);
+        var anchorHasPoint = index + 1 < points.Count && points[index + 1].Offset == anchorOffset;
+        if (!anchorHasPoint && index > 0)
+        {
+            // The statement that was running before the guard (e.g. ": base(...)") continues after it.
+            var previous = points[index - 1];
+            points.Insert(index + 1, new SequencePoint(anchor, previous.Document)
             {
-                // Names must be unique within the type; skip any a hand-written or foreign nested type already took.
-                // Collected once per type: re-scanning NestedTypes per method is quadratic on types with thousands of methods.
-                state = (0, new HashSet<string>(type.NestedTypes.Select(t => t.Name), StringComparer.Ordinal));
-            }
-            var k = state.Next;
-            while (state.Taken.Contains(GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture)))
-                k++;
-            nextIndex[type] = (k + 1, state.Taken);
-            return k;
+                StartLine = previous.StartLine,
+                StartColumn = previous.StartColumn,
+                EndLine = previous.EndLine,
+                EndColumn = previous.EndColumn,
+            });
         }
+        if (atStart && info.Scope != null && !info.Scope.Start.IsEndOfMethod && info.Scope.Start.Offset == 0)
+            info.Scope.Start = new InstructionOffset(guardStart);
+    }
 
-        (TypeDefinition Guard, MethodDefinition Invoke, FieldReference Field, MethodReference Invoker) CreateGuard(MethodDefinition m, string guardName)
+    MethodReference GuardAttributeCtor()
+    {
+        if (guardAttributeCtor == null)
         {
-            var type = m.DeclaringType;
-            int n = type.GenericParameters.Count;
-            bool generic = n + m.GenericParameters.Count > 0;
-
-            var guard = new TypeDefinition("", guardName,
-                TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-                module.TypeSystem.Object);
-            type.NestedTypes.Add(guard);
-            guard.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
-
-            var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, multicastDelegate);
-            guard.NestedTypes.Add(handler);
-
-            Func<TypeReference, TypeReference> toHandler = t => t;
-            if (generic)
-            {
-                // One holder per closed instantiation: the slot for Cache<int>.Get is distinct from Cache<string>.Get.
-                var used = new HashSet<string>(StringComparer.Ordinal);
-                GenericRemapper.CopyGenericParameters(guard, type.GenericParameters, used);
-                GenericRemapper.CopyGenericParameters(guard, m.GenericParameters, used);
-                var guardMap = new GenericRemapper(guard.GenericParameters, n);
-                guardMap.CopyConstraints(type.GenericParameters, guard.GenericParameters, 0);
-                guardMap.CopyConstraints(m.GenericParameters, guard.GenericParameters, n);
-
-                // Nested types do not inherit their outer type's parameters in metadata; Handler must redeclare them.
-                GenericRemapper.CopyGenericParameters(handler, guard.GenericParameters);
-                var handlerMap = new GenericRemapper(handler.GenericParameters, n);
-                handlerMap.CopyConstraints(type.GenericParameters, handler.GenericParameters, 0);
-                handlerMap.CopyConstraints(m.GenericParameters, handler.GenericParameters, n);
-                toHandler = handlerMap.Remap;
-            }
-
-            var ctor = new MethodDefinition(".ctor",
-                MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-                module.TypeSystem.Void)
-            { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-            ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
-            ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
-            handler.Methods.Add(ctor);
-
-            // BeginInvoke/EndInvoke are deliberately omitted: .NET (Core) throws PlatformNotSupportedException for
-            // them, and they cannot be declared at all for ref-struct (Span<T>) parameters.
-            var invoke = new MethodDefinition("Invoke",
-                MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
-                toHandler(m.ReturnType))
-            { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
-            if (m.HasThis)
-                invoke.Parameters.Add(new ParameterDefinition("self", ParameterAttributes.None, InstanceType(type, handler.GenericParameters, n)));
-            foreach (var p in m.Parameters)
-                invoke.Parameters.Add(new ParameterDefinition(p.Name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), toHandler(p.ParameterType)));
-            handler.Methods.Add(invoke);
-
-            var field = AddTargetSlot(guard, handler, generic);
-
-            if (!generic)
-                return (guard, invoke, field, invoke);
-
-            // Inside M the holder is instantiated with M's own type and method variables (!0..!n-1, !!0..!!m-1).
-            var guardInst = new GenericInstanceType(guard);
-            var handlerInst = new GenericInstanceType(handler);
-            foreach (var gp in type.GenericParameters.Concat(m.GenericParameters))
-            {
-                guardInst.GenericArguments.Add(gp);
-                handlerInst.GenericArguments.Add(gp);
-            }
-            var fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
-            var invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
-            foreach (var p in invoke.Parameters)
-                invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
-            return (guard, invoke, fieldRef, invokeRef);
+            guardAttributeCtor = InjectAttribute(GuardAttributeName,
+                ("guardType", "GuardType", systemType),
+                ("originalMethodName", "OriginalMethodName", module.TypeSystem.String));
         }
+        return guardAttributeCtor;
+    }
 
-        /// <summary>The instantiated declaring type (T&lt;T1..Tn&gt;), by reference for value types because 'this' is a managed pointer there.</summary>
-        static TypeReference InstanceType(TypeDefinition type, IList<GenericParameter> parameters, int n)
+    /// <summary>Adds [assembly: Hybrid.Woven.HybridWoven(version)] so a second run can tell the work is done.</summary>
+    public void MarkAssembly(string weaverVersion)
+    {
+        var ctor = InjectAttribute(WovenAttributeName, ("weaverVersion", "WeaverVersion", module.TypeSystem.String));
+        var attr = new CustomAttribute(ctor);
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, weaverVersion));
+        module.Assembly.CustomAttributes.Add(attr);
+    }
+
+    /// <summary>
+    /// Injects an internal attribute class into the woven module itself, so the woven assembly has no reference to
+    /// any Hybrid assembly; the engine matches it by full name.
+    /// </summary>
+    internal MethodReference InjectAttribute(string name, params (string Param, string Field, TypeReference Type)[] members)
+    {
+        var type = new TypeDefinition(GuardAttributeNamespace, name,
+            TypeAttributes.NotPublic | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class, attributeType);
+        var ctor = new MethodDefinition(".ctor",
+            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
+            module.TypeSystem.Void);
+        var il = ctor.Body.GetILProcessor();
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Call, new MethodReference(".ctor", module.TypeSystem.Void, attributeType) { HasThis = true });
+        foreach (var (param, fieldName, fieldType) in members)
         {
-            TypeReference t = type;
-            if (n > 0)
-            {
-                var g = new GenericInstanceType(type);
-                for (int i = 0; i < n; i++)
-                    g.GenericArguments.Add(parameters[i]);
-                t = g;
-            }
-            return type.IsValueType ? new ByReferenceType(t) : t;
-        }
-
-        /// <summary>
-        /// Copies the original body into a private sibling so the engine can still call the un-redirected code
-        /// (GetOriginal) while M is redirected. For constructors only the part after the base/this call is copied;
-        /// the copy is an ordinary instance method, so it can run the constructor body again on an existing object.
-        /// </summary>
-        void CreateOriginal(MethodDefinition m, string name, int startIndex)
-        {
-            var attrs = MethodAttributes.Private | MethodAttributes.HideBySig | (m.IsStatic ? MethodAttributes.Static : 0);
-            var returnType = m.IsConstructor ? module.TypeSystem.Void : m.ReturnType;
-            var orig = new MethodDefinition(name, attrs, returnType)
-            {
-                // NoInlining keeps it a distinct frame in stack traces and a stable entry point for the engine.
-                ImplAttributes = (m.ImplAttributes & ~MethodImplAttributes.AggressiveInlining) | MethodImplAttributes.NoInlining,
-                HasThis = m.HasThis,
-                CallingConvention = m.CallingConvention,
-            };
-            if (m.HasGenericParameters)
-            {
-                GenericRemapper.CopyGenericParameters(orig, m.GenericParameters);
-                // Constraint types may mention !!j; generic variables are encoded by position, so they stay valid as-is.
-                for (int i = 0; i < m.GenericParameters.Count; i++)
-                    foreach (var c in m.GenericParameters[i].Constraints)
-                        orig.GenericParameters[i].Constraints.Add(new GenericParameterConstraint(c.ConstraintType));
-            }
-            foreach (var p in m.Parameters)
-            {
-                var np = new ParameterDefinition(p.Name, p.Attributes, p.ParameterType);
-                if (p.HasConstant) np.Constant = p.Constant;
-                if (p.HasMarshalInfo) np.MarshalInfo = p.MarshalInfo;
-                orig.Parameters.Add(np);
-            }
-            orig.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
-            m.DeclaringType.Methods.Add(orig);
-            CloneBody(m, orig, startIndex);
-        }
-
-        void CloneBody(MethodDefinition src, MethodDefinition dst, int startIndex)
-        {
-            var sb = src.Body;
-            var db = dst.Body;
-            db.InitLocals = sb.InitLocals;
-            foreach (var v in sb.Variables)
-                db.Variables.Add(new VariableDefinition(v.VariableType));
-
-            var source = sb.Instructions;
-            var count = source.Count - startIndex;
-            var map = new Dictionary<Instruction, Instruction>(count);
-            var clones = new Instruction[count];
-            for (int i = 0; i < count; i++)
-            {
-                var o = source[startIndex + i];
-                var c = Instruction.Create(OpCodes.Nop);
-                c.OpCode = o.OpCode;
-                c.Operand = o.Operand;
-                clones[i] = c;
-                map[o] = c;
-            }
-            foreach (var c in clones)
-            {
-                switch (c.Operand)
-                {
-                    case Instruction t:
-                        c.Operand = map[t];
-                        break;
-                    case Instruction[] ts:
-                        c.Operand = ts.Select(t => map[t]).ToArray();
-                        break;
-                    case VariableDefinition v:
-                        c.Operand = db.Variables[v.Index];
-                        break;
-                    case ParameterDefinition p:
-                        c.Operand = p == sb.ThisParameter || p.Index < 0 ? db.ThisParameter : dst.Parameters[p.Index];
-                        break;
-                }
-                db.Instructions.Add(c);
-            }
-            foreach (var h in sb.ExceptionHandlers)
-            {
-                if (!map.ContainsKey(h.TryStart))
-                    continue; // entirely before the base constructor call (checked by FindConstructorSplit)
-                db.ExceptionHandlers.Add(new ExceptionHandler(h.HandlerType)
-                {
-                    CatchType = h.CatchType,
-                    TryStart = map[h.TryStart],
-                    TryEnd = h.TryEnd == null ? null : map[h.TryEnd],
-                    HandlerStart = map[h.HandlerStart],
-                    HandlerEnd = h.HandlerEnd == null ? null : map[h.HandlerEnd],
-                    FilterStart = h.FilterStart == null ? null : map[h.FilterStart],
-                });
-            }
-
-            if (!hasSymbols)
-                return;
-            var sdi = src.DebugInformation;
-            if (!sdi.HasSequencePoints && sdi.Scope == null)
-                return;
-            // Sequence points and scopes address instructions by (still original) offset, so map offsets to clones.
-            var byOffset = new Dictionary<int, Instruction>(count);
-            for (int i = 0; i < count; i++)
-                byOffset[source[startIndex + i].Offset] = clones[i];
-            var ddi = dst.DebugInformation;
-            foreach (var sp in sdi.SequencePoints)
-            {
-                if (!byOffset.TryGetValue(sp.Offset, out var target))
-                    continue;
-                ddi.SequencePoints.Add(new SequencePoint(target, sp.Document)
-                {
-                    StartLine = sp.StartLine,
-                    StartColumn = sp.StartColumn,
-                    EndLine = sp.EndLine,
-                    EndColumn = sp.EndColumn,
-                });
-            }
-            if (sdi.Scope != null && count > 0)
-                ddi.Scope = CloneScope(sdi.Scope, byOffset, clones[0], db);
-        }
-
-        static ScopeDebugInformation CloneScope(ScopeDebugInformation s, Dictionary<int, Instruction> byOffset, Instruction first, MethodBody body)
-        {
-            Instruction? start = s.Start.IsEndOfMethod ? null : byOffset.TryGetValue(s.Start.Offset, out var st) ? st : first;
-            Instruction? end = s.End.IsEndOfMethod ? null : byOffset.TryGetValue(s.End.Offset, out var en) ? en : null;
-            var copy = new ScopeDebugInformation(start ?? first, end) { Import = s.Import };
-            if (s.HasVariables)
-                foreach (var v in s.Variables)
-                    if (v.Index < body.Variables.Count)
-                        copy.Variables.Add(new VariableDebugInformation(body.Variables[v.Index], v.Name) { Attributes = v.Attributes });
-            if (s.HasConstants)
-                foreach (var c in s.Constants)
-                    copy.Constants.Add(new ConstantDebugInformation(c.Name, c.ConstantType, c.Value));
-            if (s.HasScopes)
-                foreach (var child in s.Scopes)
-                    copy.Scopes.Add(CloneScope(child, byOffset, first, body));
-            return copy;
-        }
-
-        /// <summary>
-        /// Prepends the guard to M's body (after the base/this call for constructors):
-        /// <code>
-        ///   ldsfld Target ; dup ; brfalse POP ; ldarg.* ; callvirt Invoke ; ret
-        ///   POP: pop
-        ///   ORIG: original body, unchanged
-        /// </code>
-        /// The body stays inline (rather than calling the Original copy) so an empty slot costs one load and one
-        /// predictable branch, with no extra call or argument shuffling. The slot is read once (dup) rather than twice so a
-        /// concurrent un-redirect between two reads cannot make us call Invoke on null.
-        /// </summary>
-        void InjectGuard(MethodDefinition m, int splitIndex, FieldReference field, MethodReference invokeRef, MethodDefinition invoke)
-        {
-            m.ImplAttributes = (m.ImplAttributes & ~MethodImplAttributes.AggressiveInlining) | MethodImplAttributes.NoInlining;
-            if ((m.ImplAttributes & MethodImplAttributes.NoOptimization) == 0)
-                m.ImplAttributes |= MethodImplAttributes.AggressiveOptimization;
-
-            var body = m.Body;
-            var anchor = body.Instructions[splitIndex];
-            var anchorOffset = anchor.Offset;
-            body.SimplifyMacros();
-
-            var pop = Instruction.Create(OpCodes.Pop);
-            var guard = new List<Instruction>(m.Parameters.Count + 8)
-            {
-                Instruction.Create(OpCodes.Ldsfld, field),
-                Instruction.Create(OpCodes.Dup),
-                Instruction.Create(OpCodes.Brfalse, pop),
-            };
-            if (m.HasThis)
-                guard.Add(Instruction.Create(OpCodes.Ldarg_0));
-            foreach (var p in m.Parameters)
-                guard.Add(Instruction.Create(OpCodes.Ldarg, p));
-            guard.Add(Instruction.Create(OpCodes.Callvirt, invokeRef));
-            guard.Add(Instruction.Create(OpCodes.Ret));
-            guard.Add(pop);
-
-            // Debug info first: its offsets still describe the original layout, which OptimizeMacros recomputes.
-            if (hasSymbols)
-                FixDebugInfo(m, guard[0], anchor, anchorOffset, splitIndex == 0);
-
-            var instructions = body.Instructions;
-            for (int i = 0; i < guard.Count; i++)
-                instructions.Insert(splitIndex + i, guard[i]);
-
-            // Exception handlers and branch targets reference the original instruction objects, which are now after
-            // the guard, so the guard is never inside a protected region (a 'ret' there would be invalid IL).
-            body.OptimizeMacros();
-        }
-
-        static void FixDebugInfo(MethodDefinition m, Instruction guardStart, Instruction anchor, int anchorOffset, bool atStart)
-        {
-            var info = m.DebugInformation;
-            if (!info.HasSequencePoints)
-                return;
-            var points = info.SequencePoints;
-            // Offsets in the sequence points still refer to the pre-weaving layout until the module is written.
-            int index = 0;
-            while (index < points.Count && points[index].Offset < anchorOffset)
-                index++;
-            // A hidden sequence point stops debuggers and profilers from attributing the guard to user code.
-            var hidden = new SequencePoint(guardStart, points[0].Document) { StartLine = HiddenLine, EndLine = HiddenLine };
-            points.Insert(index, hidden);
-            var anchorHasPoint = index + 1 < points.Count && points[index + 1].Offset == anchorOffset;
-            if (!anchorHasPoint && index > 0)
-            {
-                // The statement that was running before the guard (e.g. ": base(...)") continues after it.
-                var previous = points[index - 1];
-                points.Insert(index + 1, new SequencePoint(anchor, previous.Document)
-                {
-                    StartLine = previous.StartLine,
-                    StartColumn = previous.StartColumn,
-                    EndLine = previous.EndLine,
-                    EndColumn = previous.EndColumn,
-                });
-            }
-            if (atStart && info.Scope != null && !info.Scope.Start.IsEndOfMethod && info.Scope.Start.Offset == 0)
-                info.Scope.Start = new InstructionOffset(guardStart);
-        }
-
-        MethodReference GuardAttributeCtor()
-        {
-            if (guardAttributeCtor == null)
-            {
-                guardAttributeCtor = InjectAttribute(GuardAttributeName,
-                    ("guardType", "GuardType", systemType),
-                    ("originalMethodName", "OriginalMethodName", module.TypeSystem.String));
-            }
-            return guardAttributeCtor;
-        }
-
-        /// <summary>Adds [assembly: Hybrid.Woven.HybridWoven(version)] so a second run can tell the work is done.</summary>
-        public void MarkAssembly(string weaverVersion)
-        {
-            var ctor = InjectAttribute(WovenAttributeName, ("weaverVersion", "WeaverVersion", module.TypeSystem.String));
-            var attr = new CustomAttribute(ctor);
-            attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, weaverVersion));
-            module.Assembly.CustomAttributes.Add(attr);
-        }
-
-        /// <summary>
-        /// Injects an internal attribute class into the woven module itself, so the woven assembly has no reference to
-        /// any Hybrid assembly; the engine matches it by full name.
-        /// </summary>
-        internal MethodReference InjectAttribute(string name, params (string Param, string Field, TypeReference Type)[] members)
-        {
-            var type = new TypeDefinition(GuardAttributeNamespace, name,
-                TypeAttributes.NotPublic | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class, attributeType);
-            var ctor = new MethodDefinition(".ctor",
-                MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-                module.TypeSystem.Void);
-            var il = ctor.Body.GetILProcessor();
+            var field = new FieldDefinition(fieldName, FieldAttributes.Public | FieldAttributes.InitOnly, fieldType);
+            type.Fields.Add(field);
+            var p = new ParameterDefinition(param, ParameterAttributes.None, fieldType);
+            ctor.Parameters.Add(p);
             il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Call, new MethodReference(".ctor", module.TypeSystem.Void, attributeType) { HasThis = true });
-            foreach (var (param, fieldName, fieldType) in members)
-            {
-                var field = new FieldDefinition(fieldName, FieldAttributes.Public | FieldAttributes.InitOnly, fieldType);
-                type.Fields.Add(field);
-                var p = new ParameterDefinition(param, ParameterAttributes.None, fieldType);
-                ctor.Parameters.Add(p);
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Ldarg, p);
-                il.Emit(OpCodes.Stfld, field);
-            }
-            il.Emit(OpCodes.Ret);
-            ctor.Body.OptimizeMacros();
-            type.Methods.Add(ctor);
-            module.Types.Add(type);
-            return ctor;
+            il.Emit(OpCodes.Ldarg, p);
+            il.Emit(OpCodes.Stfld, field);
         }
+        il.Emit(OpCodes.Ret);
+        ctor.Body.OptimizeMacros();
+        type.Methods.Add(ctor);
+        module.Types.Add(type);
+        return ctor;
+    }
 
-        /// <summary>
-        /// The redirect slot every guard has (method guards and call-site guards alike): <c>public static Handler Target</c>,
-        /// typed with the guard's own generic parameters so each closed instantiation has its own slot.
-        /// </summary>
-        internal static FieldDefinition AddTargetSlot(TypeDefinition guard, TypeDefinition handler, bool generic)
+    /// <summary>
+    /// The redirect slot every guard has (method guards and call-site guards alike): <c>public static Handler Target</c>,
+    /// typed with the guard's own generic parameters so each closed instantiation has its own slot.
+    /// </summary>
+    internal static FieldDefinition AddTargetSlot(TypeDefinition guard, TypeDefinition handler, bool generic)
+    {
+        TypeReference handlerInGuard = handler;
+        if (generic)
         {
-            TypeReference handlerInGuard = handler;
-            if (generic)
-            {
-                var instance = new GenericInstanceType(handler);
-                foreach (var parameter in guard.GenericParameters)
-                    instance.GenericArguments.Add(parameter);
-                handlerInGuard = instance;
-            }
-            var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
-            guard.Fields.Add(field);
-            return field;
+            var instance = new GenericInstanceType(handler);
+            foreach (var parameter in guard.GenericParameters)
+                instance.GenericArguments.Add(parameter);
+            handlerInGuard = instance;
         }
+        var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
+        guard.Fields.Add(field);
+        return field;
     }
 }

@@ -4,100 +4,99 @@ using System.Text;
 using Mono.Cecil;
 using Mono.Cecil.Cil;
 
-namespace Hybrid.Weaving
-{
-    /// <summary>
-    /// Wraps Cecil's portable-PDB writer to put a chosen path in the CodeView debug directory entry.
-    /// Cecil writes the path of the stream it writes to (nothing for a MemoryStream, a temp path for our atomic
-    /// temp file), which would break PDB lookup and determinism; we keep the path the compiler originally recorded.
-    /// </summary>
-    internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
-    {
-        readonly ISymbolWriterProvider inner;
-        readonly string pdbPath;
-        readonly bool embedded;
+namespace Hybrid.Weaving;
 
-        public PdbPathSymbolWriterProvider(bool embedded, string pdbPath)
+/// <summary>
+/// Wraps Cecil's portable-PDB writer to put a chosen path in the CodeView debug directory entry.
+/// Cecil writes the path of the stream it writes to (nothing for a MemoryStream, a temp path for our atomic
+/// temp file), which would break PDB lookup and determinism; we keep the path the compiler originally recorded.
+/// </summary>
+internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
+{
+    readonly ISymbolWriterProvider inner;
+    readonly string pdbPath;
+    readonly bool embedded;
+
+    public PdbPathSymbolWriterProvider(bool embedded, string pdbPath)
+    {
+        this.embedded = embedded;
+        inner = embedded ? new EmbeddedPortablePdbWriterProvider() : (ISymbolWriterProvider)new PortablePdbWriterProvider();
+        this.pdbPath = pdbPath;
+    }
+
+    public ISymbolWriter GetSymbolWriter(ModuleDefinition module, string fileName)
+        // The embedded writer ignores the name but rejects an empty one (we write to a MemoryStream).
+        => new Writer(inner.GetSymbolWriter(module, string.IsNullOrEmpty(fileName) ? "module.dll" : fileName), pdbPath);
+
+    public ISymbolWriter GetSymbolWriter(ModuleDefinition module, Stream symbolStream)
+        => embedded ? GetSymbolWriter(module, "module.dll") : new Writer(inner.GetSymbolWriter(module, symbolStream), pdbPath);
+
+    sealed class Writer : ISymbolWriter
+    {
+        readonly ISymbolWriter inner;
+        readonly string pdbPath;
+
+        public Writer(ISymbolWriter inner, string pdbPath)
         {
-            this.embedded = embedded;
-            inner = embedded ? new EmbeddedPortablePdbWriterProvider() : (ISymbolWriterProvider)new PortablePdbWriterProvider();
+            this.inner = inner;
             this.pdbPath = pdbPath;
         }
 
-        public ISymbolWriter GetSymbolWriter(ModuleDefinition module, string fileName)
-            // The embedded writer ignores the name but rejects an empty one (we write to a MemoryStream).
-            => new Writer(inner.GetSymbolWriter(module, string.IsNullOrEmpty(fileName) ? "module.dll" : fileName), pdbPath);
+        public ISymbolReaderProvider GetReaderProvider() => inner.GetReaderProvider();
 
-        public ISymbolWriter GetSymbolWriter(ModuleDefinition module, Stream symbolStream)
-            => embedded ? GetSymbolWriter(module, "module.dll") : new Writer(inner.GetSymbolWriter(module, symbolStream), pdbPath);
-
-        sealed class Writer : ISymbolWriter
+        public ImageDebugHeader GetDebugHeader()
         {
-            readonly ISymbolWriter inner;
-            readonly string pdbPath;
-
-            public Writer(ISymbolWriter inner, string pdbPath)
-            {
-                this.inner = inner;
-                this.pdbPath = pdbPath;
-            }
-
-            public ISymbolReaderProvider GetReaderProvider() => inner.GetReaderProvider();
-
-            public ImageDebugHeader GetDebugHeader()
-            {
-                var header = inner.GetDebugHeader();
-                if (!header.HasEntries)
-                    return header;
-                for (int i = 0; i < header.Entries.Length; i++)
-                {
-                    var entry = header.Entries[i];
-                    if (entry.Directory.Type != ImageDebugType.CodeView || entry.Data.Length < 24 || BitConverter.ToUInt32(entry.Data, 0) != 0x53445352)
-                        continue;
-                    var path = Encoding.UTF8.GetBytes(pdbPath);
-                    var data = new byte[24 + path.Length + 1];
-                    Buffer.BlockCopy(entry.Data, 0, data, 0, 24); // 'RSDS', PDB id, age
-                    Buffer.BlockCopy(path, 0, data, 24, path.Length);
-                    var directory = entry.Directory;
-                    directory.SizeOfData = data.Length;
-                    header.Entries[i] = new ImageDebugHeaderEntry(directory, data);
-                }
+            var header = inner.GetDebugHeader();
+            if (!header.HasEntries)
                 return header;
-            }
-
-            public void Write(MethodDebugInformation info) => inner.Write(info);
-
-            public void Write(ICustomDebugInformationProvider provider) => inner.Write(provider);
-
-            public void Write() => inner.Write();
-
-            public void Dispose() => inner.Dispose();
-        }
-
-        /// <summary>The PDB path recorded in the input's CodeView entry, if any.</summary>
-        public static string? ReadCodeViewPath(ModuleDefinition module)
-        {
-            if (!module.HasDebugHeader)
-                return null;
-            foreach (var entry in module.GetDebugHeader().Entries)
+            for (int i = 0; i < header.Entries.Length; i++)
             {
-                if (entry.Directory.Type != ImageDebugType.CodeView || entry.Data.Length <= 24 || BitConverter.ToUInt32(entry.Data, 0) != 0x53445352)
+                var entry = header.Entries[i];
+                if (entry.Directory.Type != ImageDebugType.CodeView || entry.Data.Length < 24 || BitConverter.ToUInt32(entry.Data, 0) != 0x53445352)
                     continue;
-                var end = Array.IndexOf(entry.Data, (byte)0, 24);
-                if (end < 0) end = entry.Data.Length;
-                return Encoding.UTF8.GetString(entry.Data, 24, end - 24);
+                var path = Encoding.UTF8.GetBytes(pdbPath);
+                var data = new byte[24 + path.Length + 1];
+                Buffer.BlockCopy(entry.Data, 0, data, 0, 24); // 'RSDS', PDB id, age
+                Buffer.BlockCopy(path, 0, data, 24, path.Length);
+                var directory = entry.Directory;
+                directory.SizeOfData = data.Length;
+                header.Entries[i] = new ImageDebugHeaderEntry(directory, data);
             }
-            return null;
+            return header;
         }
 
-        public static bool HasEmbeddedPdb(ModuleDefinition module)
+        public void Write(MethodDebugInformation info) => inner.Write(info);
+
+        public void Write(ICustomDebugInformationProvider provider) => inner.Write(provider);
+
+        public void Write() => inner.Write();
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>The PDB path recorded in the input's CodeView entry, if any.</summary>
+    public static string? ReadCodeViewPath(ModuleDefinition module)
+    {
+        if (!module.HasDebugHeader)
+            return null;
+        foreach (var entry in module.GetDebugHeader().Entries)
         {
-            if (!module.HasDebugHeader)
-                return false;
-            foreach (var entry in module.GetDebugHeader().Entries)
-                if (entry.Directory.Type == ImageDebugType.EmbeddedPortablePdb)
-                    return true;
-            return false;
+            if (entry.Directory.Type != ImageDebugType.CodeView || entry.Data.Length <= 24 || BitConverter.ToUInt32(entry.Data, 0) != 0x53445352)
+                continue;
+            var end = Array.IndexOf(entry.Data, (byte)0, 24);
+            if (end < 0) end = entry.Data.Length;
+            return Encoding.UTF8.GetString(entry.Data, 24, end - 24);
         }
+        return null;
+    }
+
+    public static bool HasEmbeddedPdb(ModuleDefinition module)
+    {
+        if (!module.HasDebugHeader)
+            return false;
+        foreach (var entry in module.GetDebugHeader().Entries)
+            if (entry.Directory.Type == ImageDebugType.EmbeddedPortablePdb)
+                return true;
+        return false;
     }
 }
