@@ -236,17 +236,17 @@ internal sealed class CallSiteWeaver
     internal const string CallSiteAttributeName = "HybridCallSiteAttribute";
     internal const string CallSitesAttributeName = "HybridCallSitesAttribute";
 
-    readonly ModuleDefinition module;
-    readonly ModuleWeaver weaver;
-    readonly Dictionary<string, CallTarget> selected;
-    readonly Dictionary<string, Wrapper> wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
-    readonly List<Wrapper> order = new List<Wrapper>();
-    readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> leftAlone =
+    readonly ModuleDefinition _module;
+    readonly ModuleWeaver _weaver;
+    readonly Dictionary<string, CallTarget> _selected;
+    readonly Dictionary<string, Wrapper> _wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
+    readonly List<Wrapper> _order = new List<Wrapper>();
+    readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> _leftAlone =
         new Dictionary<string, (CallTarget, string, string, int)>(StringComparer.Ordinal);
-    readonly List<string> leftAloneOrder = new List<string>();
-    Dictionary<string, TypeReference>? typeReferences;
-    TypeDefinition? holder;
-    MethodReference? attributeCtor;
+    readonly List<string> _leftAloneOrder = new List<string>();
+    Dictionary<string, TypeReference>? _typeReferences;
+    TypeDefinition? _holder;
+    MethodReference? _attributeCtor;
 
     sealed class Wrapper
     {
@@ -259,11 +259,11 @@ internal sealed class CallSiteWeaver
 
     public CallSiteWeaver(ModuleDefinition module, ModuleWeaver weaver, IEnumerable<CallTarget> targets)
     {
-        this.module = module;
-        this.weaver = weaver;
-        selected = new Dictionary<string, CallTarget>(StringComparer.Ordinal);
+        _module = module;
+        _weaver = weaver;
+        _selected = new Dictionary<string, CallTarget>(StringComparer.Ordinal);
         foreach (var t in targets)
-            selected[t.Key] = t;
+            _selected[t.Key] = t;
     }
 
     internal static bool IsHolder(TypeDefinition type)
@@ -274,15 +274,15 @@ internal sealed class CallSiteWeaver
         return false;
     }
 
-    public IReadOnlyList<WovenCallSite> Woven => order.Select(w => new WovenCallSite(w.Target.Display, w.Kind, w.Guard.FullName, w.Method.Name, w.Sites)).ToList();
+    public IReadOnlyList<WovenCallSite> Woven => _order.Select(w => new WovenCallSite(w.Target.Display, w.Kind, w.Guard.FullName, w.Method.Name, w.Sites)).ToList();
 
     /// <summary>Call sites that were left alone: (target, reason, caller of the first one, count).</summary>
-    public IEnumerable<(CallTarget Target, string Reason, string FirstCaller, int Count)> LeftAlone => leftAloneOrder.Select(k => leftAlone[k]);
+    public IEnumerable<(CallTarget Target, string Reason, string FirstCaller, int Count)> LeftAlone => _leftAloneOrder.Select(k => _leftAlone[k]);
 
     /// <summary>Rewrites every call site of a selected target in every method body of the module (woven methods and their Original copies included).</summary>
     public void Run()
     {
-        foreach (var type in module.GetTypes().ToList())
+        foreach (var type in _module.GetTypes().ToList())
         {
             if (IsHolder(type))
                 continue;
@@ -290,12 +290,12 @@ internal sealed class CallSiteWeaver
                 if (m.HasBody)
                     Rewrite(m);
         }
-        if (holder != null)
+        if (_holder != null)
         {
-            var ctor = weaver.InjectAttribute(CallSitesAttributeName, ("callSitesClass", "CallSitesClass", weaver.SystemType));
+            var ctor = _weaver.InjectAttribute(CallSitesAttributeName, ("callSitesClass", "CallSitesClass", _weaver.SystemType));
             var attr = new CustomAttribute(ctor);
-            attr.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, holder));
-            module.Assembly.CustomAttributes.Add(attr);
+            attr.ConstructorArguments.Add(new CustomAttributeArgument(_weaver.SystemType, _holder));
+            _module.Assembly.CustomAttributes.Add(attr);
         }
     }
 
@@ -309,7 +309,7 @@ internal sealed class CallSiteWeaver
             if (!CallTarget.IsCallOpcode(code) || !(ins.Operand is MethodReference mr))
                 continue;
             var found = CallTarget.From(mr);
-            if (found == null || !selected.TryGetValue(found.Key, out var target))
+            if (found == null || !_selected.TryGetValue(found.Key, out var target))
                 continue;
             var prev = i > 0 ? instructions[i - 1] : null;
             string? why = null;
@@ -343,12 +343,12 @@ internal sealed class CallSiteWeaver
             if (why != null)
             {
                 var key = target.Key + "|" + why;
-                if (leftAlone.TryGetValue(key, out var entry))
-                    leftAlone[key] = (entry.Target, entry.Reason, entry.FirstCaller, entry.Count + 1);
+                if (_leftAlone.TryGetValue(key, out var entry))
+                    _leftAlone[key] = (entry.Target, entry.Reason, entry.FirstCaller, entry.Count + 1);
                 else
                 {
-                    leftAlone[key] = (target, why, caller.FullName, 1);
-                    leftAloneOrder.Add(key);
+                    _leftAlone[key] = (target, why, caller.FullName, 1);
+                    _leftAloneOrder.Add(key);
                 }
                 continue;
             }
@@ -391,35 +391,35 @@ internal sealed class CallSiteWeaver
 
     TypeDefinition Holder()
     {
-        if (holder == null)
+        if (_holder == null)
         {
-            holder = new TypeDefinition("", HolderName,
+            _holder = new TypeDefinition("", HolderName,
                 TypeAttributes.NotPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-                module.TypeSystem.Object);
-            holder.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
-            module.Types.Add(holder);
+                _module.TypeSystem.Object);
+            _holder.CustomAttributes.Add(new CustomAttribute(_weaver.CompilerGeneratedCtor));
+            _module.Types.Add(_holder);
         }
-        return holder;
+        return _holder;
     }
 
     MethodReference AttributeCtor()
     {
-        return attributeCtor ??= weaver.InjectAttribute(CallSiteAttributeName,
-            ("declaringType", "DeclaringType", weaver.SystemType),
-            ("methodName", "MethodName", module.TypeSystem.String),
-            ("genericArity", "GenericArity", module.TypeSystem.Int32),
-            ("signature", "Signature", module.TypeSystem.String),
-            ("callKind", "CallKind", module.TypeSystem.String));
+        return _attributeCtor ??= _weaver.InjectAttribute(CallSiteAttributeName,
+            ("declaringType", "DeclaringType", _weaver.SystemType),
+            ("methodName", "MethodName", _module.TypeSystem.String),
+            ("genericArity", "GenericArity", _module.TypeSystem.Int32),
+            ("signature", "Signature", _module.TypeSystem.String),
+            ("callKind", "CallKind", _module.TypeSystem.String));
     }
 
     Wrapper GetWrapper(CallTarget target, string kind)
     {
         var key = target.Key + "|" + kind;
-        if (wrappers.TryGetValue(key, out var w))
+        if (_wrappers.TryGetValue(key, out var w))
             return w;
-        w = Create(target, kind, order.Count);
-        wrappers.Add(key, w);
-        order.Add(w);
+        w = Create(target, kind, _order.Count);
+        _wrappers.Add(key, w);
+        _order.Add(w);
         return w;
     }
 
@@ -442,27 +442,27 @@ internal sealed class CallSiteWeaver
 
         var guard = new TypeDefinition("", "Guard_" + suffix,
             TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-            module.TypeSystem.Object);
+            _module.TypeSystem.Object);
         holderType.NestedTypes.Add(guard);
-        guard.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
+        guard.CustomAttributes.Add(new CustomAttribute(_weaver.CompilerGeneratedCtor));
         var id = new CustomAttribute(AttributeCtor());
-        id.ConstructorArguments.Add(new CustomAttributeArgument(weaver.SystemType, element));
-        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, open.Name));
-        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.Int32, m));
-        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, target.Signature));
-        id.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, kind));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(_weaver.SystemType, element));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.String, open.Name));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.Int32, m));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.String, target.Signature));
+        id.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.String, kind));
         guard.CustomAttributes.Add(id);
 
-        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, weaver.MulticastDelegate);
+        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, _weaver.MulticastDelegate);
         guard.NestedTypes.Add(handler);
 
         var wrapper = new MethodDefinition("Call_" + suffix,
-            MethodAttributes.Assembly | MethodAttributes.Static | MethodAttributes.HideBySig, module.TypeSystem.Void)
+            MethodAttributes.Assembly | MethodAttributes.Static | MethodAttributes.HideBySig, _module.TypeSystem.Void)
         {
             // Inlined into callers where the JIT can: an empty slot then costs a load and a branch at the call site.
             ImplAttributes = MethodImplAttributes.IL | MethodImplAttributes.Managed | MethodImplAttributes.AggressiveInlining,
         };
-        wrapper.CustomAttributes.Add(new CustomAttribute(weaver.CompilerGeneratedCtor));
+        wrapper.CustomAttributes.Add(new CustomAttribute(_weaver.CompilerGeneratedCtor));
         holderType.Methods.Add(wrapper);
 
         if (generic)
@@ -511,10 +511,10 @@ internal sealed class CallSiteWeaver
 
         var ctor = new MethodDefinition(".ctor",
             MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            module.TypeSystem.Void)
+            _module.TypeSystem.Void)
         { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
-        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
+        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, _module.TypeSystem.Object));
+        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, _module.TypeSystem.IntPtr));
         handler.Methods.Add(ctor);
         var invoke = new MethodDefinition("Invoke",
             MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
@@ -657,16 +657,16 @@ internal sealed class CallSiteWeaver
                 return null;
             default:
             {
-                if (typeReferences == null)
+                if (_typeReferences == null)
                 {
-                    typeReferences = new Dictionary<string, TypeReference>(StringComparer.Ordinal);
-                    foreach (var r in module.GetTypeReferences())
-                        if (!typeReferences.ContainsKey(r.FullName))
-                            typeReferences.Add(r.FullName, r);
+                    _typeReferences = new Dictionary<string, TypeReference>(StringComparer.Ordinal);
+                    foreach (var r in _module.GetTypeReferences())
+                        if (!_typeReferences.ContainsKey(r.FullName))
+                            _typeReferences.Add(r.FullName, r);
                 }
-                if (typeReferences.TryGetValue(t.FullName, out var existing))
+                if (_typeReferences.TryGetValue(t.FullName, out var existing))
                     return existing;
-                if (t.Module == module)
+                if (t.Module == _module)
                     return t;
                 TypeReference copy;
                 if (t.DeclaringType != null)
@@ -674,11 +674,11 @@ internal sealed class CallSiteWeaver
                     var outer = Rescope(t.DeclaringType, map, scope);
                     if (outer == null)
                         return null;
-                    copy = new TypeReference("", t.Name, module, scope, t.IsValueType) { DeclaringType = outer };
+                    copy = new TypeReference("", t.Name, _module, scope, t.IsValueType) { DeclaringType = outer };
                 }
                 else
-                    copy = new TypeReference(t.Namespace, t.Name, module, scope, t.IsValueType);
-                typeReferences[t.FullName] = copy;
+                    copy = new TypeReference(t.Namespace, t.Name, _module, scope, t.IsValueType);
+                _typeReferences[t.FullName] = copy;
                 return copy;
             }
         }

@@ -11,13 +11,13 @@ namespace Hybrid.Weaving;
 /// </summary>
 internal sealed class GenericRemapper
 {
-    readonly IList<GenericParameter> target;
-    readonly int typeCount;
+    readonly IList<GenericParameter> _target;
+    readonly int _typeCount;
 
     public GenericRemapper(IList<GenericParameter> target, int typeCount)
     {
-        this.target = target;
-        this.typeCount = typeCount;
+        _target = target;
+        _typeCount = typeCount;
     }
 
     public TypeReference Remap(TypeReference type)
@@ -25,7 +25,7 @@ internal sealed class GenericRemapper
         switch (type)
         {
             case GenericParameter gp:
-                return gp.Type == GenericParameterType.Type ? target[gp.Position] : target[typeCount + gp.Position];
+                return gp.Type == GenericParameterType.Type ? _target[gp.Position] : _target[_typeCount + gp.Position];
             case ByReferenceType b:
                 return new ByReferenceType(Remap(b.ElementType));
             case PointerType p:

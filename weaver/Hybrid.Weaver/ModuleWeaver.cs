@@ -20,31 +20,31 @@ internal sealed class ModuleWeaver
 
     const int HiddenLine = 0xfeefee;
 
-    readonly ModuleDefinition module;
-    readonly bool hasSymbols;
-    readonly TypeReference systemType;
-    readonly TypeReference attributeType;
-    readonly TypeReference multicastDelegate;
-    readonly MethodReference compilerGeneratedCtor;
-    readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
-    MethodReference? guardAttributeCtor;
+    readonly ModuleDefinition _module;
+    readonly bool _hasSymbols;
+    readonly TypeReference _systemType;
+    readonly TypeReference _attributeType;
+    readonly TypeReference _multicastDelegate;
+    readonly MethodReference _compilerGeneratedCtor;
+    readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> _nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
+    MethodReference? _guardAttributeCtor;
 
-    internal TypeReference SystemType => systemType;
-    internal TypeReference MulticastDelegate => multicastDelegate;
-    internal MethodReference CompilerGeneratedCtor => compilerGeneratedCtor;
+    internal TypeReference SystemType => _systemType;
+    internal TypeReference MulticastDelegate => _multicastDelegate;
+    internal MethodReference CompilerGeneratedCtor => _compilerGeneratedCtor;
 
     public ModuleWeaver(ModuleDefinition module)
     {
-        this.module = module;
-        hasSymbols = module.HasSymbols;
+        _module = module;
+        _hasSymbols = module.HasSymbols;
         // Every reference goes through the module's own core library reference (System.Runtime, netstandard or
         // mscorlib). Importing typeof(X) from the weaver's runtime would leak System.Private.CoreLib into the output.
         var corlib = module.TypeSystem.CoreLibrary;
-        systemType = new TypeReference("System", "Type", module, corlib);
-        attributeType = new TypeReference("System", "Attribute", module, corlib);
-        multicastDelegate = new TypeReference("System", "MulticastDelegate", module, corlib);
+        _systemType = new TypeReference("System", "Type", module, corlib);
+        _attributeType = new TypeReference("System", "Attribute", module, corlib);
+        _multicastDelegate = new TypeReference("System", "MulticastDelegate", module, corlib);
         var cg = new TypeReference("System.Runtime.CompilerServices", "CompilerGeneratedAttribute", module, corlib);
-        compilerGeneratedCtor = new MethodReference(".ctor", module.TypeSystem.Void, cg) { HasThis = true };
+        _compilerGeneratedCtor = new MethodReference(".ctor", module.TypeSystem.Void, cg) { HasThis = true };
     }
 
     internal static bool IsCompilerGenerated(MethodDefinition m)
@@ -164,8 +164,8 @@ internal sealed class ModuleWeaver
         InjectGuard(m, splitIndex, fieldRef, invokeRef, invoke);
 
         var attr = new CustomAttribute(GuardAttributeCtor());
-        attr.ConstructorArguments.Add(new CustomAttributeArgument(systemType, guard));
-        attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, originalName));
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(_systemType, guard));
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.String, originalName));
         m.CustomAttributes.Add(attr);
 
         return new WovenMethod(m.FullName, guard.FullName, originalName);
@@ -173,7 +173,7 @@ internal sealed class ModuleWeaver
 
     int NextIndex(TypeDefinition type)
     {
-        if (!nextIndex.TryGetValue(type, out var state))
+        if (!_nextIndex.TryGetValue(type, out var state))
         {
             // Names must be unique within the type; skip any a hand-written or foreign nested type already took.
             // Collected once per type: re-scanning NestedTypes per method is quadratic on types with thousands of methods.
@@ -182,7 +182,7 @@ internal sealed class ModuleWeaver
         var k = state.Next;
         while (state.Taken.Contains(GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture)))
             k++;
-        nextIndex[type] = (k + 1, state.Taken);
+        _nextIndex[type] = (k + 1, state.Taken);
         return k;
     }
 
@@ -194,11 +194,11 @@ internal sealed class ModuleWeaver
 
         var guard = new TypeDefinition("", guardName,
             TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-            module.TypeSystem.Object);
+            _module.TypeSystem.Object);
         type.NestedTypes.Add(guard);
-        guard.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
+        guard.CustomAttributes.Add(new CustomAttribute(_compilerGeneratedCtor));
 
-        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, multicastDelegate);
+        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, _multicastDelegate);
         guard.NestedTypes.Add(handler);
 
         Func<TypeReference, TypeReference> toHandler = t => t;
@@ -222,10 +222,10 @@ internal sealed class ModuleWeaver
 
         var ctor = new MethodDefinition(".ctor",
             MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            module.TypeSystem.Void)
+            _module.TypeSystem.Void)
         { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, module.TypeSystem.Object));
-        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, module.TypeSystem.IntPtr));
+        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, _module.TypeSystem.Object));
+        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, _module.TypeSystem.IntPtr));
         handler.Methods.Add(ctor);
 
         // BeginInvoke/EndInvoke are deliberately omitted: .NET (Core) throws PlatformNotSupportedException for
@@ -282,7 +282,7 @@ internal sealed class ModuleWeaver
     void CreateOriginal(MethodDefinition m, string name, int startIndex)
     {
         var attrs = MethodAttributes.Private | MethodAttributes.HideBySig | (m.IsStatic ? MethodAttributes.Static : 0);
-        var returnType = m.IsConstructor ? module.TypeSystem.Void : m.ReturnType;
+        var returnType = m.IsConstructor ? _module.TypeSystem.Void : m.ReturnType;
         var orig = new MethodDefinition(name, attrs, returnType)
         {
             // NoInlining keeps it a distinct frame in stack traces and a stable entry point for the engine.
@@ -305,7 +305,7 @@ internal sealed class ModuleWeaver
             if (p.HasMarshalInfo) np.MarshalInfo = p.MarshalInfo;
             orig.Parameters.Add(np);
         }
-        orig.CustomAttributes.Add(new CustomAttribute(compilerGeneratedCtor));
+        orig.CustomAttributes.Add(new CustomAttribute(_compilerGeneratedCtor));
         m.DeclaringType.Methods.Add(orig);
         CloneBody(m, orig, startIndex);
     }
@@ -365,7 +365,7 @@ internal sealed class ModuleWeaver
             });
         }
 
-        if (!hasSymbols)
+        if (!_hasSymbols)
             return;
         var sdi = src.DebugInformation;
         if (!sdi.HasSequencePoints && sdi.Scope == null)
@@ -447,7 +447,7 @@ internal sealed class ModuleWeaver
         guard.Add(pop);
 
         // Debug info first: its offsets still describe the original layout, which OptimizeMacros recomputes.
-        if (hasSymbols)
+        if (_hasSymbols)
             FixDebugInfo(m, guard[0], anchor, anchorOffset, splitIndex == 0);
 
         var instructions = body.Instructions;
@@ -491,22 +491,22 @@ internal sealed class ModuleWeaver
 
     MethodReference GuardAttributeCtor()
     {
-        if (guardAttributeCtor == null)
+        if (_guardAttributeCtor == null)
         {
-            guardAttributeCtor = InjectAttribute(GuardAttributeName,
-                ("guardType", "GuardType", systemType),
-                ("originalMethodName", "OriginalMethodName", module.TypeSystem.String));
+            _guardAttributeCtor = InjectAttribute(GuardAttributeName,
+                ("guardType", "GuardType", _systemType),
+                ("originalMethodName", "OriginalMethodName", _module.TypeSystem.String));
         }
-        return guardAttributeCtor;
+        return _guardAttributeCtor;
     }
 
     /// <summary>Adds [assembly: Hybrid.Woven.HybridWoven(version)] so a second run can tell the work is done.</summary>
     public void MarkAssembly(string weaverVersion)
     {
-        var ctor = InjectAttribute(WovenAttributeName, ("weaverVersion", "WeaverVersion", module.TypeSystem.String));
+        var ctor = InjectAttribute(WovenAttributeName, ("weaverVersion", "WeaverVersion", _module.TypeSystem.String));
         var attr = new CustomAttribute(ctor);
-        attr.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, weaverVersion));
-        module.Assembly.CustomAttributes.Add(attr);
+        attr.ConstructorArguments.Add(new CustomAttributeArgument(_module.TypeSystem.String, weaverVersion));
+        _module.Assembly.CustomAttributes.Add(attr);
     }
 
     /// <summary>
@@ -516,13 +516,13 @@ internal sealed class ModuleWeaver
     internal MethodReference InjectAttribute(string name, params (string Param, string Field, TypeReference Type)[] members)
     {
         var type = new TypeDefinition(GuardAttributeNamespace, name,
-            TypeAttributes.NotPublic | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class, attributeType);
+            TypeAttributes.NotPublic | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class, _attributeType);
         var ctor = new MethodDefinition(".ctor",
             MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            module.TypeSystem.Void);
+            _module.TypeSystem.Void);
         var il = ctor.Body.GetILProcessor();
         il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Call, new MethodReference(".ctor", module.TypeSystem.Void, attributeType) { HasThis = true });
+        il.Emit(OpCodes.Call, new MethodReference(".ctor", _module.TypeSystem.Void, _attributeType) { HasThis = true });
         foreach (var (param, fieldName, fieldType) in members)
         {
             var field = new FieldDefinition(fieldName, FieldAttributes.Public | FieldAttributes.InitOnly, fieldType);
@@ -536,7 +536,7 @@ internal sealed class ModuleWeaver
         il.Emit(OpCodes.Ret);
         ctor.Body.OptimizeMacros();
         type.Methods.Add(ctor);
-        module.Types.Add(type);
+        _module.Types.Add(type);
         return ctor;
     }
 

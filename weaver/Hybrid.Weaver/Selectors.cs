@@ -15,7 +15,7 @@ internal sealed class Selector
     public string MemberName = "";
     public string[]? Parameters;    // normalised parameter type names; null = all overloads
 
-    static readonly Dictionary<string, string> Aliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    static readonly Dictionary<string, string> s_aliases = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["bool"] = "System.Boolean", ["byte"] = "System.Byte", ["sbyte"] = "System.SByte", ["char"] = "System.Char",
         ["short"] = "System.Int16", ["ushort"] = "System.UInt16", ["int"] = "System.Int32", ["uint"] = "System.UInt32",
@@ -113,7 +113,7 @@ internal sealed class Selector
             suffix = core.Substring(cut) + suffix;
             core = core.Substring(0, cut);
         }
-        if (Aliases.TryGetValue(core, out var full))
+        if (s_aliases.TryGetValue(core, out var full))
             core = full;
         return core + suffix + (byRef && !suffix.EndsWith("&", StringComparison.Ordinal) ? "&" : "");
     }
@@ -122,12 +122,12 @@ internal sealed class Selector
 /// <summary>Turns selectors into the set of methods to weave, with diagnostics for selectors that match nothing.</summary>
 internal sealed class MethodSelection
 {
-    readonly List<(TypeDefinition Type, string Name)> types = new List<(TypeDefinition, string)>();
+    readonly List<(TypeDefinition Type, string Name)> _types = new List<(TypeDefinition, string)>();
 
     public MethodSelection(ModuleDefinition module)
     {
         foreach (var t in module.GetTypes())
-            types.Add((t, UserTypeName(t)));
+            _types.Add((t, UserTypeName(t)));
     }
 
     /// <summary>Type name as users write it: namespace-qualified, nested types joined with '+', arity suffixes kept.</summary>
@@ -184,7 +184,7 @@ internal sealed class MethodSelection
             var count = 0;
             if (sel.Glob != null)
             {
-                foreach (var (type, name) in types)
+                foreach (var (type, name) in _types)
                 {
                     foreach (var m in type.Methods)
                     {
@@ -231,7 +231,7 @@ internal sealed class MethodSelection
         var outer = plus > 0 ? typeName.Substring(0, plus) : typeName;
         var dot = outer.LastIndexOf('.');
         var ns = dot > 0 ? outer.Substring(0, dot) : "";
-        return types.Any(t => t.Type.DeclaringType == null && t.Type.Namespace == ns && (ns.Length > 0 || t.Type.Name == outer));
+        return _types.Any(t => t.Type.DeclaringType == null && t.Type.Namespace == ns && (ns.Length > 0 || t.Type.Name == outer));
     }
 
     /// <summary>True when the type (or, for a nested name, its outermost type) is defined in this assembly.</summary>
@@ -245,12 +245,12 @@ internal sealed class MethodSelection
 
     IEnumerable<TypeDefinition> FindTypes(string typeName)
     {
-        var exact = types.Where(t => string.Equals(t.Name, typeName, StringComparison.Ordinal)).Select(t => t.Type).ToList();
+        var exact = _types.Where(t => string.Equals(t.Name, typeName, StringComparison.Ordinal)).Select(t => t.Type).ToList();
         if (exact.Count > 0)
             return exact;
         // Let users omit generic arity (Cache.Get for Cache`1.Get) when the name is otherwise unambiguous.
         var wanted = StripArity(typeName);
-        return types.Where(t => string.Equals(StripArity(t.Name), wanted, StringComparison.Ordinal)).Select(t => t.Type).ToList();
+        return _types.Where(t => string.Equals(StripArity(t.Name), wanted, StringComparison.Ordinal)).Select(t => t.Type).ToList();
     }
 
     static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
@@ -294,7 +294,7 @@ internal sealed class MethodSelection
     {
         var typed = sel.Glob != null ? sel.Text : sel.TypeName + "." + sel.MemberName;
         var candidates = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (type, name) in types)
+        foreach (var (type, name) in _types)
         {
             if (name.StartsWith("<", StringComparison.Ordinal) || name.IndexOf("+<", StringComparison.Ordinal) >= 0)
                 continue;
@@ -313,7 +313,7 @@ internal sealed class MethodSelection
             .ToList();
         if (sel.Parameters != null)
         {
-            var overloads = types.Where(t => t.Name == sel.TypeName).SelectMany(t => t.Type.Methods.Where(m => m.Name == sel.MemberName)).Select(SignatureDisplay).ToList();
+            var overloads = _types.Where(t => t.Name == sel.TypeName).SelectMany(t => t.Type.Methods.Where(m => m.Name == sel.MemberName)).Select(SignatureDisplay).ToList();
             if (overloads.Count > 0)
                 return "existing overloads: " + string.Join(", ", overloads);
         }

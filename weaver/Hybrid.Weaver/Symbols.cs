@@ -13,40 +13,40 @@ namespace Hybrid.Weaving;
 /// </summary>
 internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
 {
-    readonly ISymbolWriterProvider inner;
-    readonly string pdbPath;
-    readonly bool embedded;
+    readonly ISymbolWriterProvider _inner;
+    readonly string _pdbPath;
+    readonly bool _embedded;
 
     public PdbPathSymbolWriterProvider(bool embedded, string pdbPath)
     {
-        this.embedded = embedded;
-        inner = embedded ? new EmbeddedPortablePdbWriterProvider() : (ISymbolWriterProvider)new PortablePdbWriterProvider();
-        this.pdbPath = pdbPath;
+        _embedded = embedded;
+        _inner = embedded ? new EmbeddedPortablePdbWriterProvider() : (ISymbolWriterProvider)new PortablePdbWriterProvider();
+        _pdbPath = pdbPath;
     }
 
     public ISymbolWriter GetSymbolWriter(ModuleDefinition module, string fileName)
         // The embedded writer ignores the name but rejects an empty one (we write to a MemoryStream).
-        => new Writer(inner.GetSymbolWriter(module, string.IsNullOrEmpty(fileName) ? "module.dll" : fileName), pdbPath);
+        => new Writer(_inner.GetSymbolWriter(module, string.IsNullOrEmpty(fileName) ? "module.dll" : fileName), _pdbPath);
 
     public ISymbolWriter GetSymbolWriter(ModuleDefinition module, Stream symbolStream)
-        => embedded ? GetSymbolWriter(module, "module.dll") : new Writer(inner.GetSymbolWriter(module, symbolStream), pdbPath);
+        => _embedded ? GetSymbolWriter(module, "module.dll") : new Writer(_inner.GetSymbolWriter(module, symbolStream), _pdbPath);
 
     sealed class Writer : ISymbolWriter
     {
-        readonly ISymbolWriter inner;
-        readonly string pdbPath;
+        readonly ISymbolWriter _inner;
+        readonly string _pdbPath;
 
         public Writer(ISymbolWriter inner, string pdbPath)
         {
-            this.inner = inner;
-            this.pdbPath = pdbPath;
+            _inner = inner;
+            _pdbPath = pdbPath;
         }
 
-        public ISymbolReaderProvider GetReaderProvider() => inner.GetReaderProvider();
+        public ISymbolReaderProvider GetReaderProvider() => _inner.GetReaderProvider();
 
         public ImageDebugHeader GetDebugHeader()
         {
-            var header = inner.GetDebugHeader();
+            var header = _inner.GetDebugHeader();
             if (!header.HasEntries)
                 return header;
             for (int i = 0; i < header.Entries.Length; i++)
@@ -54,7 +54,7 @@ internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
                 var entry = header.Entries[i];
                 if (entry.Directory.Type != ImageDebugType.CodeView || entry.Data.Length < 24 || BitConverter.ToUInt32(entry.Data, 0) != 0x53445352)
                     continue;
-                var path = Encoding.UTF8.GetBytes(pdbPath);
+                var path = Encoding.UTF8.GetBytes(_pdbPath);
                 var data = new byte[24 + path.Length + 1];
                 Buffer.BlockCopy(entry.Data, 0, data, 0, 24); // 'RSDS', PDB id, age
                 Buffer.BlockCopy(path, 0, data, 24, path.Length);
@@ -65,13 +65,13 @@ internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
             return header;
         }
 
-        public void Write(MethodDebugInformation info) => inner.Write(info);
+        public void Write(MethodDebugInformation info) => _inner.Write(info);
 
-        public void Write(ICustomDebugInformationProvider provider) => inner.Write(provider);
+        public void Write(ICustomDebugInformationProvider provider) => _inner.Write(provider);
 
-        public void Write() => inner.Write();
+        public void Write() => _inner.Write();
 
-        public void Dispose() => inner.Dispose();
+        public void Dispose() => _inner.Dispose();
     }
 
     /// <summary>The PDB path recorded in the input's CodeView entry, if any.</summary>

@@ -26,50 +26,50 @@ public static class Weaver
 
     sealed class Run
     {
-        readonly WeaverOptions options;
-        readonly List<WeaverDiagnostic> diagnostics = new List<WeaverDiagnostic>();
-        readonly List<WovenMethod> woven = new List<WovenMethod>();
-        readonly List<SkippedMethod> skipped = new List<SkippedMethod>();
-        IReadOnlyList<WovenCallSite>? callSites;
-        readonly Stopwatch clock = Stopwatch.StartNew();
-        readonly string input;
-        readonly string output;
+        readonly WeaverOptions _options;
+        readonly List<WeaverDiagnostic> _diagnostics = new List<WeaverDiagnostic>();
+        readonly List<WovenMethod> _woven = new List<WovenMethod>();
+        readonly List<SkippedMethod> _skipped = new List<SkippedMethod>();
+        IReadOnlyList<WovenCallSite>? _callSites;
+        readonly Stopwatch _clock = Stopwatch.StartNew();
+        readonly string _input;
+        readonly string _output;
 
         public Run(WeaverOptions options)
         {
-            this.options = options;
-            input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
-            output = string.IsNullOrEmpty(options.OutputPath) ? input : Path.GetFullPath(options.OutputPath);
+            _options = options;
+            _input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
+            _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
         }
 
-        bool HasErrors => diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
 
         void Report(string code, DiagnosticSeverity severity, string message, string? file = null, string? member = null)
         {
-            var d = new WeaverDiagnostic(code, severity, message, file ?? input, member);
-            diagnostics.Add(d);
-            options.Diagnostic?.Invoke(d);
+            var d = new WeaverDiagnostic(code, severity, message, file ?? _input, member);
+            _diagnostics.Add(d);
+            _options.Diagnostic?.Invoke(d);
         }
 
         WeaveResult Finish(bool alreadyWoven = false, bool written = false)
-            => new WeaveResult(woven.ToArray(), skipped.ToArray(), diagnostics.ToArray(), alreadyWoven, written, output, clock.Elapsed, callSites);
+            => new WeaveResult(_woven.ToArray(), _skipped.ToArray(), _diagnostics.ToArray(), alreadyWoven, written, _output, _clock.Elapsed, _callSites);
 
         public WeaveResult Execute()
         {
-            if (input.Length == 0 || !File.Exists(input))
+            if (_input.Length == 0 || !File.Exists(_input))
             {
                 Report(DiagnosticCodes.InputNotFound, DiagnosticSeverity.Error,
-                    "input assembly not found" + (input.Length == 0 ? "" : ": " + input) + "; pass the path of a built .dll or .exe");
+                    "input assembly not found" + (_input.Length == 0 ? "" : ": " + _input) + "; pass the path of a built .dll or .exe");
                 return Finish();
             }
-            if (options.Selectors == null || options.Selectors.Count == 0)
+            if (_options.Selectors == null || _options.Selectors.Count == 0)
             {
                 Report(DiagnosticCodes.NoSelectors, DiagnosticSeverity.Error,
                     "no selectors given; name what to make redirectable, e.g. --patchable MyApp.Clock.Now or --patchable \"MyApp.*\"");
                 return Finish();
             }
             var selectors = new List<Selector>();
-            foreach (var text in options.Selectors)
+            foreach (var text in _options.Selectors)
             {
                 var sel = Selector.Parse(text, out var error);
                 if (error != null)
@@ -78,9 +78,9 @@ public static class Weaver
             }
             byte[]? keyModulus = null;
             uint keyExponent = 0;
-            if (options.StrongNameKeyBlob != null)
+            if (_options.StrongNameKeyBlob != null)
             {
-                var keyError = StrongNameKey.ReadKeyPair(options.StrongNameKeyBlob, out var mod, out keyExponent);
+                var keyError = StrongNameKey.ReadKeyPair(_options.StrongNameKeyBlob, out var mod, out keyExponent);
                 if (keyError != null)
                     Report(DiagnosticCodes.InvalidKey, DiagnosticSeverity.Error, "invalid strong-name key: " + keyError);
                 keyModulus = mod;
@@ -90,11 +90,11 @@ public static class Weaver
 
             byte[] image;
             byte[]? pdb = null;
-            var pdbPath = Path.ChangeExtension(input, ".pdb");
+            var pdbPath = Path.ChangeExtension(_input, ".pdb");
             try
             {
                 // Read everything into memory: the input file is never held open, so an in-place write can replace it.
-                image = File.ReadAllBytes(input);
+                image = File.ReadAllBytes(_input);
                 if (File.Exists(pdbPath))
                     pdb = File.ReadAllBytes(pdbPath);
             }
@@ -106,8 +106,8 @@ public static class Weaver
 
             using (var resolver = new DefaultAssemblyResolver())
             {
-                resolver.AddSearchDirectory(Path.GetDirectoryName(input));
-                foreach (var dir in options.ReferenceSearchDirectories ?? Array.Empty<string>())
+                resolver.AddSearchDirectory(Path.GetDirectoryName(_input));
+                foreach (var dir in _options.ReferenceSearchDirectories ?? Array.Empty<string>())
                     resolver.AddSearchDirectory(dir);
 
                 ModuleDefinition module;
@@ -169,7 +169,7 @@ public static class Weaver
             {
                 Report(DiagnosticCodes.AlreadyWoven, DiagnosticSeverity.Info,
                     "already woven: nothing to do (to change the selection, weave the original, un-woven assembly)");
-                if (!PathsEqual(input, output))
+                if (!PathsEqual(_input, _output))
                     return CopyUnchanged(pdb);
                 return Finish(alreadyWoven: true);
             }
@@ -200,14 +200,14 @@ public static class Weaver
                 var why = weaver.WhyNot(m, out var code, out var split);
                 if (why != null)
                 {
-                    skipped.Add(new SkippedMethod(m.FullName, code, why));
+                    _skipped.Add(new SkippedMethod(m.FullName, code, why));
                     if (explicitly.Contains(m))
                         Report(code, DiagnosticSeverity.Warning, "skipped " + m.FullName + ": " + why, member: m.FullName);
                     continue;
                 }
                 try
                 {
-                    woven.Add(weaver.Weave(m, split));
+                    _woven.Add(weaver.Weave(m, split));
                 }
                 catch (Exception e) when (!(e is AssemblyResolutionException))
                 {
@@ -230,24 +230,24 @@ public static class Weaver
                         "internal error while redirecting call sites: " + e + " - please report this; exclude the framework method from the selection to work around it");
                     return Finish();
                 }
-                callSites = callSiteWeaver.Woven;
+                _callSites = callSiteWeaver.Woven;
                 foreach (var (target, reason, caller, count) in callSiteWeaver.LeftAlone)
                 {
                     var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
-                    skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
+                    _skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
                     if (explicitTargets.TryGetValue(target.Key, out var selectorText))
                         Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
                             "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
                             member: selectorText);
                 }
             }
-            if (woven.Count == 0 && (callSites == null || callSites.Count == 0))
+            if (_woven.Count == 0 && (_callSites == null || _callSites.Count == 0))
             {
                 // Writing would change nothing but the woven mark, and the mark makes every later run answer
                 // "already woven" - also one whose selectors would weave something.
                 Report(DiagnosticCodes.NothingWoven, DiagnosticSeverity.Info,
                     "nothing was woven: the assembly is left as it was and not marked woven, so a later run with other selectors can weave it");
-                return !PathsEqual(input, output) ? CopyUnchanged(pdb) : Finish();
+                return !PathsEqual(_input, _output) ? CopyUnchanged(pdb) : Finish();
             }
             weaver.MarkAssembly(Version);
             return Write(module, symbols, pdbPath);
@@ -263,7 +263,7 @@ public static class Weaver
         {
             var called = CallTarget.Scan(module);
             var taken = new HashSet<string>(StringComparer.Ordinal);
-            var file = Path.GetFileName(input);
+            var file = Path.GetFileName(_input);
             foreach (var sel in unmatched)
             {
                 var matches = CallTarget.Select(called, sel);
@@ -338,8 +338,8 @@ public static class Weaver
         {
             // Weaving never loads references, but a missing one almost always means a wrong path or an incomplete
             // build output, which would only surface later as a FileNotFoundException at run time.
-            var dirs = new List<string> { Path.GetDirectoryName(input) };
-            dirs.AddRange(options.ReferenceSearchDirectories ?? Array.Empty<string>());
+            var dirs = new List<string> { Path.GetDirectoryName(_input) };
+            dirs.AddRange(_options.ReferenceSearchDirectories ?? Array.Empty<string>());
             var runtimeDir = Path.GetDirectoryName(typeof(object).Assembly.Location);
             if (!string.IsNullOrEmpty(runtimeDir))
                 dirs.Add(runtimeDir!);
@@ -349,9 +349,9 @@ public static class Weaver
                 if (found)
                     continue;
                 Report(DiagnosticCodes.MissingReference,
-                    options.AllowMissingReferences ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
+                    _options.AllowMissingReferences ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
                     "referenced assembly '" + reference.FullName + "' was not found next to the input or in any -r directory; pass its directory with -r <dir>"
-                    + (options.AllowMissingReferences ? "" : " (or --allow-missing-references if it will be present at run time)"));
+                    + (_options.AllowMissingReferences ? "" : " (or --allow-missing-references if it will be present at run time)"));
             }
         }
 
@@ -373,7 +373,7 @@ public static class Weaver
         void RemoveSignatureIfNoKey(ModuleDefinition module)
         {
             var name = module.Assembly.Name;
-            if (options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
+            if (_options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
             {
                 Report(DiagnosticCodes.SignatureRemoved, DiagnosticSeverity.Warning,
                     "the input is strong-named but no key was given: the output keeps its public key (so references still bind) but its signature is removed. .NET (Core) ignores strong-name signatures; .NET Framework will refuse to load it - pass --key <file.snk> to re-sign");
@@ -397,7 +397,7 @@ public static class Weaver
                 if (PdbPathSymbolWriterProvider.HasEmbeddedPdb(module))
                 {
                     module.ReadSymbols(new EmbeddedPortablePdbReaderProvider().GetSymbolReader(module, ""), throwIfSymbolsAreNotMaching: true);
-                    return new SymbolPlan { Embedded = true, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(output) + ".pdb" };
+                    return new SymbolPlan { Embedded = true, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
                 }
                 if (pdb == null)
                     return null;
@@ -411,7 +411,7 @@ public static class Weaver
                     Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Info, "the input has a Windows PDB; the woven output gets an equivalent portable PDB");
                 }
                 module.ReadSymbols(provider.GetSymbolReader(module, new MemoryStream(pdb, writable: false)), throwIfSymbolsAreNotMaching: true);
-                return new SymbolPlan { Embedded = false, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(output) + ".pdb" };
+                return new SymbolPlan { Embedded = false, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
             }
             catch (Exception e)
             {
@@ -429,7 +429,7 @@ public static class Weaver
             {
                 // Same input => same bytes (MVID and PDB id become content hashes).
                 DeterministicMvid = true,
-                StrongNameKeyBlob = options.StrongNameKeyBlob,
+                StrongNameKeyBlob = _options.StrongNameKeyBlob,
             };
             if (symbols != null)
             {
@@ -439,18 +439,18 @@ public static class Weaver
             }
             module.Write(assemblyStream, parameters);
 
-            var outputPdb = Path.ChangeExtension(output, ".pdb");
+            var outputPdb = Path.ChangeExtension(_output, ".pdb");
             var tempFiles = new List<string>();
             try
             {
                 // Atomic replacement: write complete temp files next to the destination, then rename over it.
                 // A failure anywhere before the rename leaves the existing files untouched.
-                if (File.Exists(output) && (File.GetAttributes(output) & FileAttributes.ReadOnly) != 0)
-                    throw new UnauthorizedAccessException("'" + output + "' is read-only; make it writable (chmod u+w / attrib -r) or write elsewhere with --out");
-                var dir = Path.GetDirectoryName(output);
+                if (File.Exists(_output) && (File.GetAttributes(_output) & FileAttributes.ReadOnly) != 0)
+                    throw new UnauthorizedAccessException("'" + _output + "' is read-only; make it writable (chmod u+w / attrib -r) or write elsewhere with --out");
+                var dir = Path.GetDirectoryName(_output);
                 if (!string.IsNullOrEmpty(dir))
                     Directory.CreateDirectory(dir);
-                var tempAssembly = TempName(output);
+                var tempAssembly = TempName(_output);
                 tempFiles.Add(tempAssembly);
                 File.WriteAllBytes(tempAssembly, assemblyStream.ToArray());
                 string? tempPdb = null;
@@ -462,13 +462,13 @@ public static class Weaver
                 }
                 if (tempPdb != null)
                     Replace(tempPdb, outputPdb);
-                Replace(tempAssembly, output);
+                Replace(tempAssembly, _output);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
                 foreach (var f in tempFiles)
                     TryDelete(f);
-                Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: output);
+                Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
                 return Finish();
             }
             return Finish(written: true);
@@ -478,22 +478,22 @@ public static class Weaver
         {
             try
             {
-                var dir = Path.GetDirectoryName(output);
+                var dir = Path.GetDirectoryName(_output);
                 if (!string.IsNullOrEmpty(dir))
                     Directory.CreateDirectory(dir);
-                var temp = TempName(output);
-                File.Copy(input, temp, overwrite: true);
+                var temp = TempName(_output);
+                File.Copy(_input, temp, overwrite: true);
                 if (pdb != null)
                 {
-                    var tempPdb = TempName(Path.ChangeExtension(output, ".pdb"));
+                    var tempPdb = TempName(Path.ChangeExtension(_output, ".pdb"));
                     File.WriteAllBytes(tempPdb, pdb);
-                    Replace(tempPdb, Path.ChangeExtension(output, ".pdb"));
+                    Replace(tempPdb, Path.ChangeExtension(_output, ".pdb"));
                 }
-                Replace(temp, output);
+                Replace(temp, _output);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: output);
+                Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
                 return Finish();
             }
             return Finish(alreadyWoven: true, written: true);
