@@ -15,7 +15,7 @@ public static class CliApp
     /// <summary>Exit code for bad command-line usage.</summary>
     public const int UsageError = 2;
 
-    const string Usage =
+    private const string Usage =
 @"usage: hybrid-weave <assembly> --patchable <selector>... [options]
 
 Makes the selected methods redirectable at run time by the Hybrid engine.
@@ -177,8 +177,8 @@ exit codes: 0 success (warnings allowed), 1 weaving error, 2 usage error";
         return Ok;
     }
 
-    static bool IsOption(string s) => s.Length > 1 && s[0] == '-' && s != "-";
+    private static bool IsOption(string s) => s.Length > 1 && s[0] == '-' && s != "-";
 
-    static bool LooksLikeAssembly(string s)
+    private static bool LooksLikeAssembly(string s)
         => s.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".exe", StringComparison.OrdinalIgnoreCase);
 }

@@ -4,5 +4,5 @@ namespace Hybrid.Weaving.Cli;
 
 internal static class Program
 {
-    static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    private static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
 }

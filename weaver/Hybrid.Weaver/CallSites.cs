@@ -17,7 +17,7 @@ namespace Hybrid.Weaving;
 /// </summary>
 internal sealed class CallTarget
 {
-    CallTarget(MethodReference open, TypeReference declaringType, int typeArity, int methodArity)
+    private CallTarget(MethodReference open, TypeReference declaringType, int typeArity, int methodArity)
     {
         Open = open;
         DeclaringType = declaringType;
@@ -126,9 +126,9 @@ internal sealed class CallTarget
         return named;
     }
 
-    static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
+    private static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
 
-    static bool ParametersMatch(CallTarget t, string[] wanted)
+    private static bool ParametersMatch(CallTarget t, string[] wanted)
     {
         var ps = t.Open.Parameters;
         if (ps.Count != wanted.Length)
@@ -143,7 +143,7 @@ internal sealed class CallTarget
 /// <summary>Names and canonical signatures for call targets (the engine computes the same strings from reflection).</summary>
 internal static class CallSiteNames
 {
-    const char GenericPlaceholder = '\u0001';
+    private const char GenericPlaceholder = '\u0001';
 
     public static string UserTypeName(TypeReference t)
         => t.DeclaringType != null ? UserTypeName(t.DeclaringType) + "+" + t.Name : (t.Namespace.Length > 0 ? t.Namespace + "." + t.Name : t.Name);
@@ -173,7 +173,7 @@ internal static class CallSiteNames
         return new Regex("^" + pattern + "$", RegexOptions.CultureInvariant);
     }
 
-    static string Format(TypeReference t, bool placeholder)
+    private static string Format(TypeReference t, bool placeholder)
     {
         switch (t)
         {
@@ -236,19 +236,19 @@ internal sealed class CallSiteWeaver
     internal const string CallSiteAttributeName = "HybridCallSiteAttribute";
     internal const string CallSitesAttributeName = "HybridCallSitesAttribute";
 
-    readonly ModuleDefinition _module;
-    readonly ModuleWeaver _weaver;
-    readonly Dictionary<string, CallTarget> _selected;
-    readonly Dictionary<string, Wrapper> _wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
-    readonly List<Wrapper> _order = new List<Wrapper>();
-    readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> _leftAlone =
+    private readonly ModuleDefinition _module;
+    private readonly ModuleWeaver _weaver;
+    private readonly Dictionary<string, CallTarget> _selected;
+    private readonly Dictionary<string, Wrapper> _wrappers = new Dictionary<string, Wrapper>(StringComparer.Ordinal);
+    private readonly List<Wrapper> _order = new List<Wrapper>();
+    private readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> _leftAlone =
         new Dictionary<string, (CallTarget, string, string, int)>(StringComparer.Ordinal);
-    readonly List<string> _leftAloneOrder = new List<string>();
-    Dictionary<string, TypeReference>? _typeReferences;
-    TypeDefinition? _holder;
-    MethodReference? _attributeCtor;
+    private readonly List<string> _leftAloneOrder = new List<string>();
+    private Dictionary<string, TypeReference>? _typeReferences;
+    private TypeDefinition? _holder;
+    private MethodReference? _attributeCtor;
 
-    sealed class Wrapper
+    private sealed class Wrapper
     {
         public CallTarget Target = null!;
         public string Kind = "";
@@ -299,7 +299,7 @@ internal sealed class CallSiteWeaver
         }
     }
 
-    void Rewrite(MethodDefinition caller)
+    private void Rewrite(MethodDefinition caller)
     {
         var instructions = caller.Body.Instructions;
         for (int i = 0; i < instructions.Count; i++)
@@ -370,12 +370,12 @@ internal sealed class CallSiteWeaver
     }
 
     /// <summary>Delegate constructors always have the shape .ctor(object, native int).</summary>
-    static bool IsDelegateConstructor(MethodReference mr)
+    private static bool IsDelegateConstructor(MethodReference mr)
         => mr.Name == ".ctor" && mr.Parameters.Count == 2
            && mr.Parameters[0].ParameterType.MetadataType == MetadataType.Object
            && mr.Parameters[1].ParameterType.MetadataType == MetadataType.IntPtr;
 
-    static MethodReference WrapperReference(Wrapper w, MethodReference site)
+    private static MethodReference WrapperReference(Wrapper w, MethodReference site)
     {
         if (!w.Method.HasGenericParameters)
             return w.Method;
@@ -389,7 +389,7 @@ internal sealed class CallSiteWeaver
         return gi;
     }
 
-    TypeDefinition Holder()
+    private TypeDefinition Holder()
     {
         if (_holder == null)
         {
@@ -402,7 +402,7 @@ internal sealed class CallSiteWeaver
         return _holder;
     }
 
-    MethodReference AttributeCtor()
+    private MethodReference AttributeCtor()
     {
         return _attributeCtor ??= _weaver.InjectAttribute(CallSiteAttributeName,
             ("declaringType", "DeclaringType", _weaver.SystemType),
@@ -412,7 +412,7 @@ internal sealed class CallSiteWeaver
             ("callKind", "CallKind", _module.TypeSystem.String));
     }
 
-    Wrapper GetWrapper(CallTarget target, string kind)
+    private Wrapper GetWrapper(CallTarget target, string kind)
     {
         var key = target.Key + "|" + kind;
         if (_wrappers.TryGetValue(key, out var w))
@@ -423,7 +423,7 @@ internal sealed class CallSiteWeaver
         return w;
     }
 
-    Wrapper Create(CallTarget target, string kind, int k)
+    private Wrapper Create(CallTarget target, string kind, int k)
     {
         var holderType = Holder();
         var suffix = k.ToString(CultureInfo.InvariantCulture);
@@ -601,7 +601,7 @@ internal sealed class CallSiteWeaver
     }
 
     /// <summary>Copies special constraints and constraint types from the resolved definitions onto a wrapper's parameters.</summary>
-    void CopyConstraints(TypeDefinition? typeDef, MethodDefinition? methodDef, IList<GenericParameter> targets, int n, int m, IMetadataScope scope)
+    private void CopyConstraints(TypeDefinition? typeDef, MethodDefinition? methodDef, IList<GenericParameter> targets, int n, int m, IMetadataScope scope)
     {
         var map = new GenericRemapper(targets, n);
         void Copy(IList<GenericParameter> sources, int offset, int count)
@@ -632,7 +632,7 @@ internal sealed class CallSiteWeaver
     /// Re-expresses a constraint type from a foreign (resolved) module in this module: through a type reference the
     /// module already has, else through the scope the target itself is referenced from. Never adds an assembly reference.
     /// </summary>
-    TypeReference? Rescope(TypeReference t, GenericRemapper map, IMetadataScope scope)
+    private TypeReference? Rescope(TypeReference t, GenericRemapper map, IMetadataScope scope)
     {
         switch (t)
         {

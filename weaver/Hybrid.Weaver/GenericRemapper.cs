@@ -11,8 +11,8 @@ namespace Hybrid.Weaving;
 /// </summary>
 internal sealed class GenericRemapper
 {
-    readonly IList<GenericParameter> _target;
-    readonly int _typeCount;
+    private readonly IList<GenericParameter> _target;
+    private readonly int _typeCount;
 
     public GenericRemapper(IList<GenericParameter> target, int typeCount)
     {

@@ -18,16 +18,16 @@ internal sealed class ModuleWeaver
     internal const string GuardPrefix = "<Hybrid>Guard_";
     internal const string OriginalPrefix = "<Hybrid>Original_";
 
-    const int HiddenLine = 0xfeefee;
+    private const int HiddenLine = 0xfeefee;
 
-    readonly ModuleDefinition _module;
-    readonly bool _hasSymbols;
-    readonly TypeReference _systemType;
-    readonly TypeReference _attributeType;
-    readonly TypeReference _multicastDelegate;
-    readonly MethodReference _compilerGeneratedCtor;
-    readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> _nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
-    MethodReference? _guardAttributeCtor;
+    private readonly ModuleDefinition _module;
+    private readonly bool _hasSymbols;
+    private readonly TypeReference _systemType;
+    private readonly TypeReference _attributeType;
+    private readonly TypeReference _multicastDelegate;
+    private readonly MethodReference _compilerGeneratedCtor;
+    private readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> _nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
+    private MethodReference? _guardAttributeCtor;
 
     internal TypeReference SystemType => _systemType;
     internal TypeReference MulticastDelegate => _multicastDelegate;
@@ -102,7 +102,7 @@ internal sealed class ModuleWeaver
     /// Finds the first instruction after the base/this constructor call. The guard must go after it: before that
     /// point 'this' is uninitialised and may not be passed to a delegate.
     /// </summary>
-    static string? FindConstructorSplit(MethodDefinition ctor, out int split)
+    private static string? FindConstructorSplit(MethodDefinition ctor, out int split)
     {
         split = -1;
         var type = ctor.DeclaringType;
@@ -171,7 +171,7 @@ internal sealed class ModuleWeaver
         return new WovenMethod(m.FullName, guard.FullName, originalName);
     }
 
-    int NextIndex(TypeDefinition type)
+    private int NextIndex(TypeDefinition type)
     {
         if (!_nextIndex.TryGetValue(type, out var state))
         {
@@ -261,7 +261,7 @@ internal sealed class ModuleWeaver
     }
 
     /// <summary>The instantiated declaring type (T&lt;T1..Tn&gt;), by reference for value types because 'this' is a managed pointer there.</summary>
-    static TypeReference InstanceType(TypeDefinition type, IList<GenericParameter> parameters, int n)
+    private static TypeReference InstanceType(TypeDefinition type, IList<GenericParameter> parameters, int n)
     {
         TypeReference t = type;
         if (n > 0)
@@ -279,7 +279,7 @@ internal sealed class ModuleWeaver
     /// (GetOriginal) while M is redirected. For constructors only the part after the base/this call is copied;
     /// the copy is an ordinary instance method, so it can run the constructor body again on an existing object.
     /// </summary>
-    void CreateOriginal(MethodDefinition m, string name, int startIndex)
+    private void CreateOriginal(MethodDefinition m, string name, int startIndex)
     {
         var attrs = MethodAttributes.Private | MethodAttributes.HideBySig | (m.IsStatic ? MethodAttributes.Static : 0);
         var returnType = m.IsConstructor ? _module.TypeSystem.Void : m.ReturnType;
@@ -310,7 +310,7 @@ internal sealed class ModuleWeaver
         CloneBody(m, orig, startIndex);
     }
 
-    void CloneBody(MethodDefinition src, MethodDefinition dst, int startIndex)
+    private void CloneBody(MethodDefinition src, MethodDefinition dst, int startIndex)
     {
         var sb = src.Body;
         var db = dst.Body;
@@ -391,7 +391,7 @@ internal sealed class ModuleWeaver
             ddi.Scope = CloneScope(sdi.Scope, byOffset, clones[0], db);
     }
 
-    static ScopeDebugInformation CloneScope(ScopeDebugInformation s, Dictionary<int, Instruction> byOffset, Instruction first, MethodBody body)
+    private static ScopeDebugInformation CloneScope(ScopeDebugInformation s, Dictionary<int, Instruction> byOffset, Instruction first, MethodBody body)
     {
         Instruction? start = s.Start.IsEndOfMethod ? null : byOffset.TryGetValue(s.Start.Offset, out var st) ? st : first;
         Instruction? end = s.End.IsEndOfMethod ? null : byOffset.TryGetValue(s.End.Offset, out var en) ? en : null;
@@ -420,7 +420,7 @@ internal sealed class ModuleWeaver
     /// predictable branch, with no extra call or argument shuffling. The slot is read once (dup) rather than twice so a
     /// concurrent un-redirect between two reads cannot make us call Invoke on null.
     /// </summary>
-    void InjectGuard(MethodDefinition m, int splitIndex, FieldReference field, MethodReference invokeRef, MethodDefinition invoke)
+    private void InjectGuard(MethodDefinition m, int splitIndex, FieldReference field, MethodReference invokeRef, MethodDefinition invoke)
     {
         m.ImplAttributes = (m.ImplAttributes & ~MethodImplAttributes.AggressiveInlining) | MethodImplAttributes.NoInlining;
         if ((m.ImplAttributes & MethodImplAttributes.NoOptimization) == 0)
@@ -459,7 +459,7 @@ internal sealed class ModuleWeaver
         body.OptimizeMacros();
     }
 
-    static void FixDebugInfo(MethodDefinition m, Instruction guardStart, Instruction anchor, int anchorOffset, bool atStart)
+    private static void FixDebugInfo(MethodDefinition m, Instruction guardStart, Instruction anchor, int anchorOffset, bool atStart)
     {
         var info = m.DebugInformation;
         if (!info.HasSequencePoints)
@@ -489,7 +489,7 @@ internal sealed class ModuleWeaver
             info.Scope.Start = new InstructionOffset(guardStart);
     }
 
-    MethodReference GuardAttributeCtor()
+    private MethodReference GuardAttributeCtor()
     {
         if (_guardAttributeCtor == null)
         {

@@ -15,7 +15,7 @@ internal sealed class Selector
     public string MemberName = "";
     public string[]? Parameters;    // normalised parameter type names; null = all overloads
 
-    static readonly Dictionary<string, string> s_aliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string> s_aliases = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["bool"] = "System.Boolean", ["byte"] = "System.Byte", ["sbyte"] = "System.SByte", ["char"] = "System.Char",
         ["short"] = "System.Int16", ["ushort"] = "System.UInt16", ["int"] = "System.Int32", ["uint"] = "System.UInt32",
@@ -71,7 +71,7 @@ internal sealed class Selector
         return s;
     }
 
-    static IEnumerable<string> SplitParameters(string list)
+    private static IEnumerable<string> SplitParameters(string list)
     {
         if (list.Trim().Length == 0)
             yield break;
@@ -122,7 +122,7 @@ internal sealed class Selector
 /// <summary>Turns selectors into the set of methods to weave, with diagnostics for selectors that match nothing.</summary>
 internal sealed class MethodSelection
 {
-    readonly List<(TypeDefinition Type, string Name)> _types = new List<(TypeDefinition, string)>();
+    private readonly List<(TypeDefinition Type, string Name)> _types = new List<(TypeDefinition, string)>();
 
     public MethodSelection(ModuleDefinition module)
     {
@@ -243,7 +243,7 @@ internal sealed class MethodSelection
         return plus > 0 && FindTypes(typeName.Substring(0, plus)).Any();
     }
 
-    IEnumerable<TypeDefinition> FindTypes(string typeName)
+    private IEnumerable<TypeDefinition> FindTypes(string typeName)
     {
         var exact = _types.Where(t => string.Equals(t.Name, typeName, StringComparison.Ordinal)).Select(t => t.Type).ToList();
         if (exact.Count > 0)
@@ -253,9 +253,9 @@ internal sealed class MethodSelection
         return _types.Where(t => string.Equals(StripArity(t.Name), wanted, StringComparison.Ordinal)).Select(t => t.Type).ToList();
     }
 
-    static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
+    private static string StripArity(string name) => Regex.Replace(name, "`[0-9]+", "");
 
-    static IEnumerable<MethodDefinition> FindMembers(TypeDefinition type, string member)
+    private static IEnumerable<MethodDefinition> FindMembers(TypeDefinition type, string member)
     {
         var methods = type.Methods.Where(m => m.Name == member).ToList();
         if (methods.Count > 0)
@@ -276,7 +276,7 @@ internal sealed class MethodSelection
         return accessors;
     }
 
-    static bool ParametersMatch(MethodDefinition m, string[] wanted)
+    private static bool ParametersMatch(MethodDefinition m, string[] wanted)
     {
         if (m.Parameters.Count != wanted.Length)
             return false;

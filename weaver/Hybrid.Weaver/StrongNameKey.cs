@@ -5,8 +5,8 @@ namespace Hybrid.Weaving;
 /// <summary>Just enough of the CAPI key-blob formats (.snk files, assembly public keys) to compare keys.</summary>
 internal static class StrongNameKey
 {
-    const uint Rsa1 = 0x31415352; // public key magic
-    const uint Rsa2 = 0x32415352; // private key magic
+    private const uint Rsa1 = 0x31415352; // public key magic
+    private const uint Rsa2 = 0x32415352; // private key magic
 
     /// <summary>Reads modulus and exponent from an .snk key pair; returns an error message when it is not one.</summary>
     public static string? ReadKeyPair(byte[] blob, out byte[] modulus, out uint exponent)

@@ -13,9 +13,9 @@ namespace Hybrid.Weaving;
 /// </summary>
 internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
 {
-    readonly ISymbolWriterProvider _inner;
-    readonly string _pdbPath;
-    readonly bool _embedded;
+    private readonly ISymbolWriterProvider _inner;
+    private readonly string _pdbPath;
+    private readonly bool _embedded;
 
     public PdbPathSymbolWriterProvider(bool embedded, string pdbPath)
     {
@@ -31,10 +31,10 @@ internal sealed class PdbPathSymbolWriterProvider : ISymbolWriterProvider
     public ISymbolWriter GetSymbolWriter(ModuleDefinition module, Stream symbolStream)
         => _embedded ? GetSymbolWriter(module, "module.dll") : new Writer(_inner.GetSymbolWriter(module, symbolStream), _pdbPath);
 
-    sealed class Writer : ISymbolWriter
+    private sealed class Writer : ISymbolWriter
     {
-        readonly ISymbolWriter _inner;
-        readonly string _pdbPath;
+        private readonly ISymbolWriter _inner;
+        private readonly string _pdbPath;
 
         public Writer(ISymbolWriter inner, string pdbPath)
         {

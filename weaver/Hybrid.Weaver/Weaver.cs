@@ -24,16 +24,16 @@ public static class Weaver
         return new Run(options).Execute();
     }
 
-    sealed class Run
+    private sealed class Run
     {
-        readonly WeaverOptions _options;
-        readonly List<WeaverDiagnostic> _diagnostics = new List<WeaverDiagnostic>();
-        readonly List<WovenMethod> _woven = new List<WovenMethod>();
-        readonly List<SkippedMethod> _skipped = new List<SkippedMethod>();
-        IReadOnlyList<WovenCallSite>? _callSites;
-        readonly Stopwatch _clock = Stopwatch.StartNew();
-        readonly string _input;
-        readonly string _output;
+        private readonly WeaverOptions _options;
+        private readonly List<WeaverDiagnostic> _diagnostics = new List<WeaverDiagnostic>();
+        private readonly List<WovenMethod> _woven = new List<WovenMethod>();
+        private readonly List<SkippedMethod> _skipped = new List<SkippedMethod>();
+        private IReadOnlyList<WovenCallSite>? _callSites;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly string _input;
+        private readonly string _output;
 
         public Run(WeaverOptions options)
         {
@@ -42,16 +42,16 @@ public static class Weaver
             _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
         }
 
-        bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        private bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
 
-        void Report(string code, DiagnosticSeverity severity, string message, string? file = null, string? member = null)
+        private void Report(string code, DiagnosticSeverity severity, string message, string? file = null, string? member = null)
         {
             var d = new WeaverDiagnostic(code, severity, message, file ?? _input, member);
             _diagnostics.Add(d);
             _options.Diagnostic?.Invoke(d);
         }
 
-        WeaveResult Finish(bool alreadyWoven = false, bool written = false)
+        private WeaveResult Finish(bool alreadyWoven = false, bool written = false)
             => new WeaveResult(_woven.ToArray(), _skipped.ToArray(), _diagnostics.ToArray(), alreadyWoven, written, _output, _clock.Elapsed, _callSites);
 
         public WeaveResult Execute()
@@ -153,7 +153,7 @@ public static class Weaver
             }
         }
 
-        WeaveResult WeaveModule(ModuleDefinition module, List<Selector> selectors, byte[]? pdb, string pdbPath, byte[]? keyModulus, uint keyExponent)
+        private WeaveResult WeaveModule(ModuleDefinition module, List<Selector> selectors, byte[]? pdb, string pdbPath, byte[]? keyModulus, uint keyExponent)
         {
             if (module.Assembly == null)
             {
@@ -258,7 +258,7 @@ public static class Weaver
         /// (framework and other assemblies): those get call-site guards. A selector that names neither is an error
         /// when it names this assembly's own types or namespaces (a typo), otherwise a warning (nothing calls it).
         /// </summary>
-        void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<Selector> unmatched,
+        private void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<Selector> unmatched,
             List<CallTarget> callTargets, Dictionary<string, string> explicitTargets)
         {
             var called = CallTarget.Scan(module);
@@ -308,7 +308,7 @@ public static class Weaver
         /// misspelt member of a framework type (an error) from a method that is merely not called (a warning).
         /// Best effort: null when the type or its assembly cannot be found.
         /// </summary>
-        static TypeDefinition? FindReferencedType(ModuleDefinition module, string typeName)
+        private static TypeDefinition? FindReferencedType(ModuleDefinition module, string typeName)
         {
             var parts = typeName.Split('+');
             var dot = parts[0].LastIndexOf('.');
@@ -331,10 +331,10 @@ public static class Weaver
             return null;
         }
 
-        static bool HasMember(TypeDefinition type, string member)
+        private static bool HasMember(TypeDefinition type, string member)
             => type.Methods.Any(m => m.Name == member) || type.Properties.Any(p => p.Name == member) || type.Events.Any(e => e.Name == member);
 
-        void CheckReferences(ModuleDefinition module)
+        private void CheckReferences(ModuleDefinition module)
         {
             // Weaving never loads references, but a missing one almost always means a wrong path or an incomplete
             // build output, which would only surface later as a FileNotFoundException at run time.
@@ -355,7 +355,7 @@ public static class Weaver
             }
         }
 
-        void CheckStrongName(ModuleDefinition module, byte[]? keyModulus, uint keyExponent)
+        private void CheckStrongName(ModuleDefinition module, byte[]? keyModulus, uint keyExponent)
         {
             var name = module.Assembly.Name;
             if (keyModulus != null)
@@ -370,7 +370,7 @@ public static class Weaver
         }
 
         /// <summary>Reported only once weaving is certain to go ahead, so failed runs don't talk about an output.</summary>
-        void RemoveSignatureIfNoKey(ModuleDefinition module)
+        private void RemoveSignatureIfNoKey(ModuleDefinition module)
         {
             var name = module.Assembly.Name;
             if (_options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
@@ -381,15 +381,15 @@ public static class Weaver
             }
         }
 
-        static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+        private static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 
-        sealed class SymbolPlan
+        private sealed class SymbolPlan
         {
             public bool Embedded;
             public string CodeViewPath = "";
         }
 
-        SymbolPlan? ReadSymbols(ModuleDefinition module, byte[]? pdb)
+        private SymbolPlan? ReadSymbols(ModuleDefinition module, byte[]? pdb)
         {
             var codeView = PdbPathSymbolWriterProvider.ReadCodeViewPath(module);
             try
@@ -421,7 +421,7 @@ public static class Weaver
             }
         }
 
-        WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
+        private WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
         {
             var assemblyStream = new MemoryStream();
             var pdbStream = symbols != null && !symbols.Embedded ? new MemoryStream() : null;
@@ -474,7 +474,7 @@ public static class Weaver
             return Finish(written: true);
         }
 
-        WeaveResult CopyUnchanged(byte[]? pdb)
+        private WeaveResult CopyUnchanged(byte[]? pdb)
         {
             try
             {
@@ -499,10 +499,10 @@ public static class Weaver
             return Finish(alreadyWoven: true, written: true);
         }
 
-        static string TempName(string path)
+        private static string TempName(string path)
             => Path.Combine(Path.GetDirectoryName(path) ?? ".", "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".hybrid-tmp");
 
-        static void Replace(string temp, string destination)
+        private static void Replace(string temp, string destination)
         {
             if (File.Exists(destination))
                 File.Replace(temp, destination, null);
@@ -510,11 +510,11 @@ public static class Weaver
                 File.Move(temp, destination);
         }
 
-        static void TryDelete(string path)
+        private static void TryDelete(string path)
         {
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
 
-        static bool PathsEqual(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
+        private static bool PathsEqual(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
     }
 }
