@@ -54,9 +54,12 @@ namespace Hybrid.Benchmarks
             }, TaskCreationOptions.LongRunning);
             ready.Wait();
 
-            // Faked and released again: the engine redirect is gone when the last fake of a method goes.
+            // Faked and released again, and the idle redirect removed (it would otherwise stay for a second, for the
+            // next test): the method's code is as compiled again.
             using (var released = FakeScope.Begin("released"))
                 released.Of<int>(typeof(Calls).GetMethod(nameof(Calls.ScopedReleased))!).Returns(-1);
+            if (FakeScope.RemoveIdleRedirects() < 1)
+                throw new InvalidOperationException("the released method's redirect was not idle");
 
             // This flow's scope. The benchmark methods run on this thread right after setup; cleanup checks that the
             // fake really saw the calls (an AsyncLocal lost between setup and the benchmark would otherwise go unnoticed).

@@ -165,7 +165,7 @@ public class ScopeTests
     }
 
     [Test]
-    public void EngineRedirectLivesOnlyWhileSomeFakeUsesTheMethod()
+    public void EngineRedirectLivesWhileSomeFakeUsesTheMethodAndGoesWhenIdle()
     {
         var method = typeof(Shapes).GetMethod(nameof(Shapes.Echo))!.MakeGenericMethod(typeof(Guid));
         var hub = MethodHub.For(method);
@@ -178,9 +178,33 @@ public class ScopeTests
             a.Dispose();
             Assert.That(hub.IsInstalled, Is.True, "the global fake still uses it");
             b.Dispose();
-            Assert.That(hub.IsInstalled, Is.False);
+            Assert.That(hub.InUse, Is.False);
+            Assert.That(hub.IsInstalled, Is.True, "kept for the next test, which likely fakes it again");
+            var g1 = Guid.NewGuid();
+            Assert.That(Shapes.Echo(g1), Is.EqualTo(g1), "no fake: the dispatcher runs the original");
+            Assert.That(scope.Of<Guid>(method).Returns(Guid.Empty), Is.Not.Null);
+            Assert.That(Shapes.Echo(g1), Is.EqualTo(Guid.Empty), "a fake made while the redirect stayed is seen at once");
         }
+        Assert.That(FakeScope.RemoveIdleRedirects(), Is.GreaterThanOrEqualTo(1));
+        Assert.That(hub.IsInstalled, Is.False);
         var g = Guid.NewGuid();
         Assert.That(Shapes.Echo(g), Is.EqualTo(g));
+    }
+
+    [Test]
+    public void AnIdleRedirectGoesByItself()
+    {
+        var method = typeof(Shapes).GetMethod(nameof(Shapes.Echo))!.MakeGenericMethod(typeof(long));
+        var hub = MethodHub.For(method);
+        using (var scope = FakeScope.Begin())
+            scope.Of<long>(method).Returns(-1L);
+        Assert.That(hub.IsInstalled, Is.True);
+        // Not a timing assertion: the timer fires after MethodHub.IdleMilliseconds; waiting up to 30 s allows for a loaded machine.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (hub.IsInstalled && waited.Elapsed < TimeSpan.FromSeconds(30))
+            System.Threading.Thread.Sleep(20);
+        Assert.That(hub.IsInstalled, Is.False, "removed once idle");
+        Assert.That(waited.ElapsedMilliseconds, Is.GreaterThanOrEqualTo(MethodHub.IdleMilliseconds - 100), "not before the idle time");
+        Assert.That(Shapes.Echo(5L), Is.EqualTo(5L));
     }
 }
