@@ -115,8 +115,14 @@ internal static class X64HookBuilder
         stubBytes.CopyTo(page, 0);
         trampolineBytes.CopyTo(page, TrampolineOffset);
 
-        var jump = X64Encoding.Jump((ulong)body, stub);
         int length = (int)(resume - (ulong)body);
+        // Where the stub would only jump through the cell (no instantiation filter, no argument swap) and the
+        // replaced instructions leave room for the 6-byte form, the entry jumps through the cell itself: one jump
+        // fewer on every redirected call. The cell is written before the entry (MethodHook), so it is never empty.
+        long fromEntry = (long)cell - ((long)body + 6);
+        var jump = filter is null && !swapThisAndReturnBuffer && length >= 6 && fromEntry is >= int.MinValue and <= int.MaxValue
+            ? X64Encoding.Encode((ulong)body, new[] { X64Encoding.JumpThrough(cell) })
+            : X64Encoding.Jump((ulong)body, stub);
         var patch = new byte[length];
         patch.AsSpan().Fill(0xCC); // leftover bytes of partly overwritten instructions are never executed; int3 makes that visible
         jump.CopyTo(patch, 0);

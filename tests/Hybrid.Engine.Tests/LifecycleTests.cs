@@ -82,17 +82,36 @@ public class LifecycleTests
         }
         var written = X64Decoding.DecodeOne(r.Hook.Body);
         Assert.That(written.Mnemonic, Is.EqualTo(Mnemonic.Jmp));
-        Assert.That(written.Code, Is.EqualTo(Code.Jmp_rel32_64), "the stub is allocated within ±2 GiB, so the 5-byte form is used");
-        Assert.That((nint)written.NearBranchTarget, Is.EqualTo(r.Hook.CodePage));
         var stub = X64Decoding.DecodeOne(r.Hook.CodePage);
         Assert.That(stub.Code, Is.EqualTo(Code.Jmp_rm64));
         Assert.That(stub.IsIPRelativeMemoryOperand, Is.True);
+        nint dataCell = X64Decoding.RipTarget(stub);
+        TestContext.Out.WriteLine($"entry: {written} ({written.Length} bytes; {r.Hook.OriginalBytes.Length} bytes replaced)");
+        if (r.Hook.OriginalBytes.Length >= 6)
+        {
+            // Room for the 6-byte form: the entry jumps through the stub's cell itself (one jump fewer per call).
+            Assert.That(written.Code, Is.EqualTo(Code.Jmp_rm64));
+            Assert.That(written.IsIPRelativeMemoryOperand, Is.True);
+            Assert.That(X64Decoding.RipTarget(written), Is.EqualTo(dataCell), "the entry reads the cell the stub reads");
+        }
+        else
+        {
+            Assert.That(written.Code, Is.EqualTo(Code.Jmp_rel32_64), "the stub is allocated within ±2 GiB, so the 5-byte form is used");
+            Assert.That((nint)written.NearBranchTarget, Is.EqualTo(r.Hook.CodePage));
+        }
         unsafe
         {
-            Assert.That(*(nint*)X64Decoding.RipTarget(stub), Is.EqualTo(r.NativeTarget));
+            Assert.That(*(nint*)dataCell, Is.EqualTo(r.NativeTarget));
         }
         // Bytes of partly overwritten instructions after the jump are int3: never executed, and loud if they were.
-        Assert.That(CodeMemory.Read(r.Hook.Body + 5, r.Hook.OriginalBytes.Length - 5), Is.All.EqualTo((byte)0xCC));
+        Assert.That(CodeMemory.Read(r.Hook.Body + written.Length, r.Hook.OriginalBytes.Length - written.Length), Is.All.EqualTo((byte)0xCC));
+        // The same bytes read by binutils: an encoding checked by the disassembler of another project, not by Iced alone.
+        if (X64Objdump.Disassemble(CodeMemory.Read(r.Hook.Body, written.Length), (ulong)r.Hook.Body) is { } lines)
+        {
+            Assert.That(lines, Has.Count.EqualTo(1));
+            Assert.That(lines[0].Mnemonic, Is.EqualTo("jmp"));
+            Assert.That(lines[0].Target, Is.EqualTo(written.Code == Code.Jmp_rm64 ? (ulong)dataCell : (ulong)r.Hook.CodePage), $"objdump: {lines[0].Text}");
+        }
     }
 
     [Test]
@@ -118,6 +137,14 @@ public class LifecycleTests
         var back = trampoline[original.Count];
         Assert.That(back.Mnemonic, Is.EqualTo(Mnemonic.Jmp));
         Assert.That(back.NearBranchTarget, Is.EqualTo((ulong)r.Hook.Body + (ulong)r.Hook.OriginalBytes.Length));
+        // Read by binutils too: the original instructions as objdump prints them, then the jump back.
+        int trampolineLength = (int)(back.NextIP - (ulong)r.Hook.Trampoline);
+        if (X64Objdump.Disassemble(r.Hook.OriginalBytes, (ulong)r.Hook.Body) is { } before
+            && X64Objdump.Disassemble(CodeMemory.Read(r.Hook.Trampoline, trampolineLength), (ulong)r.Hook.Trampoline) is { } after)
+        {
+            Assert.That(after.Select(l => l.Mnemonic), Is.EqualTo(before.Select(l => l.Mnemonic).Append("jmp")), string.Join("\n", after.Select(l => l.Text)));
+            Assert.That(after[^1].Target, Is.EqualTo((ulong)r.Hook.Body + (ulong)r.Hook.OriginalBytes.Length));
+        }
     }
 
     [Test]
