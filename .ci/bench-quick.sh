@@ -16,7 +16,7 @@ trap 'rm -rf "$artifacts"' EXIT
 dotnet build benchmarks/Hybrid.Benchmarks/Hybrid.Benchmarks.csproj -c Release -nologo -v:q
 # The MSBuild benchmark (item 6, incremental build) is left out: its setup builds the task and two projects per
 # benchmark case, minutes on a loaded 2-core machine. Run it with: .ci/bench-quick.sh --filter '*MSBuild*'
-if [ $# -eq 0 ]; then set -- --filter '*CallBenchmarks*' '*Install*' '*ScopeBenchmarks*' '*WeavingBenchmarks*'; fi
+if [ $# -eq 0 ]; then set -- --filter '*CallBenchmarks*' '*Install*' '*ScopeBenchmarks*' '*TestLifecycle*' '*WeavingBenchmarks*'; fi
 # Program exits non-zero when a benchmark or its setup/cleanup check failed.
 dotnet run --project benchmarks/Hybrid.Benchmarks/Hybrid.Benchmarks.csproj -c Release --no-build -- \
   --job Dry --inProcess --artifacts "$artifacts" --stopOnFirstError "$@"
