@@ -75,7 +75,7 @@ internal sealed class MethodSelection
                 {
                     foreach (var m in type.Methods)
                     {
-                        if (ModuleWeaver.IsCompilerGenerated(m))
+                        if (MethodEligibility.IsCompilerGenerated(m))
                             continue;
                         var target = sel.Parameters != null ? SignatureDisplay(m) : name + "." + m.Name;
                         if (sel.Glob.IsMatch(target) && (sel.Parameters == null || ParametersMatch(m, sel.Parameters)))
