@@ -170,7 +170,7 @@ internal sealed class CallSiteWrappers
             invoke.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, handler.GenericParameters, toHandler)));
         handler.Methods.Add(invoke);
 
-        var field = ModuleWeaver.AddTargetSlot(guard, handler, generic);
+        var field = MethodGuardBuilder.AddTargetSlot(guard, handler, generic);
 
         wrapper.ReturnType = ReturnType(wrapper.GenericParameters, toWrapper);
         foreach (var s in shape)

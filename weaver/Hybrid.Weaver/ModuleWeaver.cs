@@ -26,6 +26,7 @@ internal sealed class ModuleWeaver
     private readonly TypeReference _attributeType;
     private readonly TypeReference _multicastDelegate;
     private readonly MethodReference _compilerGeneratedCtor;
+    private readonly MethodGuardBuilder _guards;
     private readonly Dictionary<TypeDefinition, (int Next, HashSet<string> Taken)> _nextIndex = new Dictionary<TypeDefinition, (int, HashSet<string>)>();
     private MethodReference? _guardAttributeCtor;
 
@@ -45,6 +46,7 @@ internal sealed class ModuleWeaver
         _multicastDelegate = new TypeReference("System", "MulticastDelegate", module, corlib);
         var cg = new TypeReference("System.Runtime.CompilerServices", "CompilerGeneratedAttribute", module, corlib);
         _compilerGeneratedCtor = new MethodReference(".ctor", module.TypeSystem.Void, cg) { HasThis = true };
+        _guards = new MethodGuardBuilder(module, _compilerGeneratedCtor, _multicastDelegate);
     }
 
     /// <summary>Returns null when <paramref name="m"/> can be woven, otherwise the reason (and its code).</summary>
@@ -57,7 +59,7 @@ internal sealed class ModuleWeaver
         var guardName = GuardPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var originalName = OriginalPrefix + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_" + m.Name;
 
-        var (guard, invoke, fieldRef, invokeRef) = CreateGuard(m, guardName);
+        var (guard, invoke, fieldRef, invokeRef) = _guards.CreateGuard(m, guardName);
         CreateOriginal(m, originalName, splitIndex);
         InjectGuard(m, splitIndex, fieldRef, invokeRef, invoke);
 
@@ -82,94 +84,6 @@ internal sealed class ModuleWeaver
             k++;
         _nextIndex[type] = (k + 1, state.Taken);
         return k;
-    }
-
-    (TypeDefinition Guard, MethodDefinition Invoke, FieldReference Field, MethodReference Invoker) CreateGuard(MethodDefinition m, string guardName)
-    {
-        var type = m.DeclaringType;
-        int n = type.GenericParameters.Count;
-        bool generic = n + m.GenericParameters.Count > 0;
-
-        var guard = new TypeDefinition("", guardName,
-            TypeAttributes.NestedPublic | TypeAttributes.Abstract | TypeAttributes.Sealed | TypeAttributes.BeforeFieldInit | TypeAttributes.Class,
-            _module.TypeSystem.Object);
-        type.NestedTypes.Add(guard);
-        guard.CustomAttributes.Add(new CustomAttribute(_compilerGeneratedCtor));
-
-        var handler = new TypeDefinition("", "Handler", TypeAttributes.NestedPublic | TypeAttributes.Sealed | TypeAttributes.Class, _multicastDelegate);
-        guard.NestedTypes.Add(handler);
-
-        Func<TypeReference, TypeReference> toHandler = t => t;
-        if (generic)
-        {
-            // One holder per closed instantiation: the slot for Cache<int>.Get is distinct from Cache<string>.Get.
-            var used = new HashSet<string>(StringComparer.Ordinal);
-            GenericRemapper.CopyGenericParameters(guard, type.GenericParameters, used);
-            GenericRemapper.CopyGenericParameters(guard, m.GenericParameters, used);
-            var guardMap = new GenericRemapper(guard.GenericParameters, n);
-            guardMap.CopyConstraints(type.GenericParameters, guard.GenericParameters, 0);
-            guardMap.CopyConstraints(m.GenericParameters, guard.GenericParameters, n);
-
-            // Nested types do not inherit their outer type's parameters in metadata; Handler must redeclare them.
-            GenericRemapper.CopyGenericParameters(handler, guard.GenericParameters);
-            var handlerMap = new GenericRemapper(handler.GenericParameters, n);
-            handlerMap.CopyConstraints(type.GenericParameters, handler.GenericParameters, 0);
-            handlerMap.CopyConstraints(m.GenericParameters, handler.GenericParameters, n);
-            toHandler = handlerMap.Remap;
-        }
-
-        var ctor = new MethodDefinition(".ctor",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            _module.TypeSystem.Void)
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, _module.TypeSystem.Object));
-        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, _module.TypeSystem.IntPtr));
-        handler.Methods.Add(ctor);
-
-        // BeginInvoke/EndInvoke are deliberately omitted: .NET (Core) throws PlatformNotSupportedException for
-        // them, and they cannot be declared at all for ref-struct (Span<T>) parameters.
-        var invoke = new MethodDefinition("Invoke",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
-            toHandler(m.ReturnType))
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
-        if (m.HasThis)
-            invoke.Parameters.Add(new ParameterDefinition("self", ParameterAttributes.None, InstanceType(type, handler.GenericParameters, n)));
-        foreach (var p in m.Parameters)
-            invoke.Parameters.Add(new ParameterDefinition(p.Name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), toHandler(p.ParameterType)));
-        handler.Methods.Add(invoke);
-
-        var field = AddTargetSlot(guard, handler, generic);
-
-        if (!generic)
-            return (guard, invoke, field, invoke);
-
-        // Inside M the holder is instantiated with M's own type and method variables (!0..!n-1, !!0..!!m-1).
-        var guardInst = new GenericInstanceType(guard);
-        var handlerInst = new GenericInstanceType(handler);
-        foreach (var gp in type.GenericParameters.Concat(m.GenericParameters))
-        {
-            guardInst.GenericArguments.Add(gp);
-            handlerInst.GenericArguments.Add(gp);
-        }
-        var fieldRef = new FieldReference(field.Name, field.FieldType, guardInst);
-        var invokeRef = new MethodReference("Invoke", invoke.ReturnType, handlerInst) { HasThis = true };
-        foreach (var p in invoke.Parameters)
-            invokeRef.Parameters.Add(new ParameterDefinition(p.ParameterType));
-        return (guard, invoke, fieldRef, invokeRef);
-    }
-
-    /// <summary>The instantiated declaring type (T&lt;T1..Tn&gt;), by reference for value types because 'this' is a managed pointer there.</summary>
-    private static TypeReference InstanceType(TypeDefinition type, IList<GenericParameter> parameters, int n)
-    {
-        TypeReference t = type;
-        if (n > 0)
-        {
-            var g = new GenericInstanceType(type);
-            for (int i = 0; i < n; i++)
-                g.GenericArguments.Add(parameters[i]);
-            t = g;
-        }
-        return type.IsValueType ? new ByReferenceType(t) : t;
     }
 
     /// <summary>
@@ -436,24 +350,5 @@ internal sealed class ModuleWeaver
         type.Methods.Add(ctor);
         _module.Types.Add(type);
         return ctor;
-    }
-
-    /// <summary>
-    /// The redirect slot every guard has (method guards and call-site guards alike): <c>public static Handler Target</c>,
-    /// typed with the guard's own generic parameters so each closed instantiation has its own slot.
-    /// </summary>
-    internal static FieldDefinition AddTargetSlot(TypeDefinition guard, TypeDefinition handler, bool generic)
-    {
-        TypeReference handlerInGuard = handler;
-        if (generic)
-        {
-            var instance = new GenericInstanceType(handler);
-            foreach (var parameter in guard.GenericParameters)
-                instance.GenericArguments.Add(parameter);
-            handlerInGuard = instance;
-        }
-        var field = new FieldDefinition("Target", FieldAttributes.Public | FieldAttributes.Static, handlerInGuard);
-        guard.Fields.Add(field);
-        return field;
     }
 }
