@@ -1,0 +1,508 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using Mono.Cecil;
+using Mono.Cecil.Cil;
+
+namespace Hybrid.Weaving;
+
+/// <summary>
+/// One call of <see cref="Weaver.Weave"/>: reads the input, checks it, selects the methods and call sites, weaves them
+/// and writes the output, collecting diagnostics on the way. Bad input ends the run with an error diagnostic, never
+/// with an exception, and leaves the files as they were.
+/// </summary>
+internal sealed class WeaveRun
+{
+    private readonly WeaverOptions _options;
+    private readonly List<WeaverDiagnostic> _diagnostics = new List<WeaverDiagnostic>();
+    private readonly List<WovenMethod> _woven = new List<WovenMethod>();
+    private readonly List<SkippedMethod> _skipped = new List<SkippedMethod>();
+    private IReadOnlyList<WovenCallSite>? _callSites;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly string _input;
+    private readonly string _output;
+
+    public WeaveRun(WeaverOptions options)
+    {
+        _options = options;
+        _input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
+        _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
+    }
+
+    private bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+
+    private void Report(string code, DiagnosticSeverity severity, string message, string? file = null, string? member = null)
+    {
+        var d = new WeaverDiagnostic(code, severity, message, file ?? _input, member);
+        _diagnostics.Add(d);
+        _options.Diagnostic?.Invoke(d);
+    }
+
+    private WeaveResult Finish(bool alreadyWoven = false, bool written = false)
+        => new WeaveResult(_woven.ToArray(), _skipped.ToArray(), _diagnostics.ToArray(), alreadyWoven, written, _output, _clock.Elapsed, _callSites);
+
+    public WeaveResult Execute()
+    {
+        if (_input.Length == 0 || !File.Exists(_input))
+        {
+            Report(DiagnosticCodes.InputNotFound, DiagnosticSeverity.Error,
+                "input assembly not found" + (_input.Length == 0 ? "" : ": " + _input) + "; pass the path of a built .dll or .exe");
+            return Finish();
+        }
+        if (_options.Selectors == null || _options.Selectors.Count == 0)
+        {
+            Report(DiagnosticCodes.NoSelectors, DiagnosticSeverity.Error,
+                "no selectors given; name what to make redirectable, e.g. --patchable MyApp.Clock.Now or --patchable \"MyApp.*\"");
+            return Finish();
+        }
+        var selectors = new List<Selector>();
+        foreach (var text in _options.Selectors)
+        {
+            var sel = Selector.Parse(text, out var error);
+            if (error != null)
+                Report(DiagnosticCodes.InvalidSelector, DiagnosticSeverity.Error, "invalid selector '" + text + "': " + error, member: text);
+            selectors.Add(sel);
+        }
+        byte[]? keyModulus = null;
+        uint keyExponent = 0;
+        if (_options.StrongNameKeyBlob != null)
+        {
+            var keyError = StrongNameKey.ReadKeyPair(_options.StrongNameKeyBlob, out var mod, out keyExponent);
+            if (keyError != null)
+                Report(DiagnosticCodes.InvalidKey, DiagnosticSeverity.Error, "invalid strong-name key: " + keyError);
+            keyModulus = mod;
+        }
+        if (HasErrors)
+            return Finish();
+
+        byte[] image;
+        byte[]? pdb = null;
+        var pdbPath = Path.ChangeExtension(_input, ".pdb");
+        try
+        {
+            // Read everything into memory: the input file is never held open, so an in-place write can replace it.
+            image = File.ReadAllBytes(_input);
+            if (File.Exists(pdbPath))
+                pdb = File.ReadAllBytes(pdbPath);
+        }
+        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+        {
+            Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error, "cannot read the input: " + e.Message);
+            return Finish();
+        }
+
+        using (var resolver = new DefaultAssemblyResolver())
+        {
+            resolver.AddSearchDirectory(Path.GetDirectoryName(_input));
+            foreach (var dir in _options.ReferenceSearchDirectories ?? Array.Empty<string>())
+                resolver.AddSearchDirectory(dir);
+
+            ModuleDefinition module;
+            try
+            {
+                module = ModuleDefinition.ReadModule(new MemoryStream(image, writable: false), new ReaderParameters(ReadingMode.Deferred)
+                {
+                    AssemblyResolver = resolver,
+                });
+            }
+            catch (Exception e)
+            {
+                Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
+                    "not a valid .NET assembly (" + e.GetType().Name + ": " + e.Message + "); the file may be native, truncated or corrupt - rebuild it and pass the managed .dll");
+                return Finish();
+            }
+            using (module)
+            {
+                try
+                {
+                    return WeaveModule(module, selectors, pdb, pdbPath, keyModulus, keyExponent);
+                }
+                catch (AssemblyResolutionException e)
+                {
+                    Report(DiagnosticCodes.MissingReference, DiagnosticSeverity.Error,
+                        "cannot resolve referenced assembly '" + e.AssemblyReference.FullName + "'; pass its directory with -r <dir>");
+                    return Finish();
+                }
+                catch (Exception e) when (e is BadImageFormatException || e is EndOfStreamException || e is ArgumentOutOfRangeException || e is IndexOutOfRangeException)
+                {
+                    Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
+                        "the assembly's metadata is corrupt (" + e.GetType().Name + ": " + e.Message + "); rebuild it");
+                    return Finish();
+                }
+                catch (Exception e)
+                {
+                    // Weave promises not to throw for bad input; anything else is our bug, reported with detail.
+                    Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                        "internal error: " + e + " - please report this; nothing was written");
+                    return Finish();
+                }
+            }
+        }
+    }
+
+    private WeaveResult WeaveModule(ModuleDefinition module, List<Selector> selectors, byte[]? pdb, string pdbPath, byte[]? keyModulus, uint keyExponent)
+    {
+        if (module.Assembly == null)
+        {
+            Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input is a netmodule, not an assembly; weave the assembly that contains it");
+            return Finish();
+        }
+        if (!module.AssemblyReferences.Any())
+        {
+            Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input references no assemblies (it is a core library); core libraries cannot be woven");
+            return Finish();
+        }
+        if (module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == ModuleWeaver.GuardAttributeNamespace && a.AttributeType.Name == ModuleWeaver.WovenAttributeName))
+        {
+            Report(DiagnosticCodes.AlreadyWoven, DiagnosticSeverity.Info,
+                "already woven: nothing to do (to change the selection, weave the original, un-woven assembly)");
+            if (!PathsEqual(_input, _output))
+                return CopyUnchanged(pdb);
+            return Finish(alreadyWoven: true);
+        }
+
+        CheckReferences(module);
+        CheckStrongName(module, keyModulus, keyExponent);
+        var symbols = ReadSymbols(module, pdb);
+        if (HasErrors)
+            return Finish();
+
+        var selection = new MethodSelection(module);
+        var explicitly = new HashSet<MethodDefinition>();
+        var unmatched = new List<Selector>();
+        var selected = selection.Select(selectors, explicitly, unmatched);
+        var callTargets = new List<CallTarget>();
+        var explicitTargets = new Dictionary<string, string>(StringComparer.Ordinal); // target key -> selector that named it
+        if (unmatched.Count > 0)
+            SelectCallTargets(module, selection, unmatched, callTargets, explicitTargets);
+        if (HasErrors)
+            return Finish();
+
+        RemoveSignatureIfNoKey(module);
+        var weaver = new ModuleWeaver(module);
+        // Metadata order keeps guard numbering, and therefore the output bytes, deterministic.
+        var ordered = module.GetTypes().ToList().SelectMany(t => t.Methods.ToList()).Where(selected.Contains).ToList();
+        foreach (var m in ordered)
+        {
+            var why = weaver.WhyNot(m, out var code, out var split);
+            if (why != null)
+            {
+                _skipped.Add(new SkippedMethod(m.FullName, code, why));
+                if (explicitly.Contains(m))
+                    Report(code, DiagnosticSeverity.Warning, "skipped " + m.FullName + ": " + why, member: m.FullName);
+                continue;
+            }
+            try
+            {
+                _woven.Add(weaver.Weave(m, split));
+            }
+            catch (Exception e) when (!(e is AssemblyResolutionException))
+            {
+                Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                    "internal error while weaving " + m.FullName + ": " + e + " - please report this; exclude the method from the selection to work around it", member: m.FullName);
+                return Finish();
+            }
+        }
+        if (callTargets.Count > 0)
+        {
+            // After method weaving, so the Original copies' call sites are redirected too.
+            var callSiteWeaver = new CallSiteWeaver(module, weaver, callTargets);
+            try
+            {
+                callSiteWeaver.Run();
+            }
+            catch (Exception e) when (!(e is AssemblyResolutionException))
+            {
+                Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                    "internal error while redirecting call sites: " + e + " - please report this; exclude the framework method from the selection to work around it");
+                return Finish();
+            }
+            _callSites = callSiteWeaver.Woven;
+            foreach (var (target, reason, caller, count) in callSiteWeaver.LeftAlone)
+            {
+                var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
+                _skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
+                if (explicitTargets.TryGetValue(target.Key, out var selectorText))
+                    Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
+                        "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
+                        member: selectorText);
+            }
+        }
+        if (_woven.Count == 0 && (_callSites == null || _callSites.Count == 0))
+        {
+            // Writing would change nothing but the woven mark, and the mark makes every later run answer
+            // "already woven" - also one whose selectors would weave something.
+            Report(DiagnosticCodes.NothingWoven, DiagnosticSeverity.Info,
+                "nothing was woven: the assembly is left as it was and not marked woven, so a later run with other selectors can weave it");
+            return !PathsEqual(_input, _output) ? CopyUnchanged(pdb) : Finish();
+        }
+        weaver.MarkAssembly(Weaver.Version);
+        return Write(module, symbols, pdbPath);
+    }
+
+    /// <summary>
+    /// Selectors that match no method defined in the module are resolved against the methods the module calls
+    /// (framework and other assemblies): those get call-site guards. A selector that names neither is an error
+    /// when it names this assembly's own types or namespaces (a typo), otherwise a warning (nothing calls it).
+    /// </summary>
+    private void SelectCallTargets(ModuleDefinition module, MethodSelection selection, List<Selector> unmatched,
+        List<CallTarget> callTargets, Dictionary<string, string> explicitTargets)
+    {
+        var called = CallTarget.Scan(module);
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        var file = Path.GetFileName(_input);
+        foreach (var sel in unmatched)
+        {
+            var matches = CallTarget.Select(called, sel);
+            if (matches.Count > 0)
+            {
+                foreach (var t in matches)
+                {
+                    if (taken.Add(t.Key))
+                        callTargets.Add(t);
+                    if (sel.Glob == null)
+                        explicitTargets[t.Key] = sel.Text;
+                }
+                continue;
+            }
+            // Referenced types are looked up before namespaces are compared: assemblies often define polyfills
+            // in framework namespaces (System.*), which must not turn "System.Guid.NewGuid is not called" into a typo.
+            var external = sel.Glob == null && !selection.IsOwnType(sel.TypeName) ? FindReferencedType(module, sel.TypeName) : null;
+            if (external != null && !HasMember(external, sel.MemberName))
+            {
+                var names = external.Methods.Select(m => m.Name).Concat(external.Properties.Select(p => p.Name)).Concat(external.Events.Select(e => e.Name))
+                    .Where(n => !n.StartsWith("<", StringComparison.Ordinal)).Distinct()
+                    .OrderBy(n => MethodSelection.Levenshtein(sel.MemberName, n)).ThenBy(n => n, StringComparer.Ordinal).Take(3)
+                    .Select(n => sel.TypeName + "." + n).ToList();
+                Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                    "selector '" + sel.Text + "' matched no method in " + file + ", and the referenced type " + sel.TypeName + " has no member '" + sel.MemberName + "'"
+                    + (names.Count > 0 ? "; closest existing names: " + string.Join(", ", names) : ""), member: sel.Text);
+            }
+            else if (sel.Glob == null && (external != null || !selection.IsOwnName(sel.TypeName)))
+                Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
+                    "selector '" + sel.Text + "' names " + sel.TypeName + "." + sel.MemberName + (sel.Parameters != null ? "(" + string.Join(",", sel.Parameters) + ")" : "")
+                    + ", which is neither defined in " + file + " nor called from it; nothing was woven for it. Methods of other assemblies (such as the framework) are redirected at their call sites in "
+                    + file + ", and it has none - check the spelling (and the overload), or weave the assembly that makes the calls",
+                    member: sel.Text);
+            else
+                Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                    "selector '" + sel.Text + "' matched no method in " + file + "; " + selection.Suggest(sel), member: sel.Text);
+        }
+    }
+
+    /// <summary>
+    /// Looks a selector's type up in the module's referenced assemblies (following type forwarders), to tell a
+    /// misspelt member of a framework type (an error) from a method that is merely not called (a warning).
+    /// Best effort: null when the type or its assembly cannot be found.
+    /// </summary>
+    private static TypeDefinition? FindReferencedType(ModuleDefinition module, string typeName)
+    {
+        var parts = typeName.Split('+');
+        var dot = parts[0].LastIndexOf('.');
+        var ns = dot > 0 ? parts[0].Substring(0, dot) : "";
+        var name = dot > 0 ? parts[0].Substring(dot + 1) : parts[0];
+        foreach (var reference in module.AssemblyReferences)
+        {
+            try
+            {
+                var type = new TypeReference(ns, name, module, reference).Resolve();
+                for (int i = 1; type != null && i < parts.Length; i++)
+                    type = type.NestedTypes.FirstOrDefault(t => t.Name == parts[i]);
+                if (type != null)
+                    return type;
+            }
+            catch (Exception e) when (e is AssemblyResolutionException || e is IOException || e is BadImageFormatException || e is InvalidOperationException)
+            {
+            }
+        }
+        return null;
+    }
+
+    private static bool HasMember(TypeDefinition type, string member)
+        => type.Methods.Any(m => m.Name == member) || type.Properties.Any(p => p.Name == member) || type.Events.Any(e => e.Name == member);
+
+    private void CheckReferences(ModuleDefinition module)
+    {
+        // Weaving never loads references, but a missing one almost always means a wrong path or an incomplete
+        // build output, which would only surface later as a FileNotFoundException at run time.
+        var dirs = new List<string> { Path.GetDirectoryName(_input) };
+        dirs.AddRange(_options.ReferenceSearchDirectories ?? Array.Empty<string>());
+        var runtimeDir = Path.GetDirectoryName(typeof(object).Assembly.Location);
+        if (!string.IsNullOrEmpty(runtimeDir))
+            dirs.Add(runtimeDir!);
+        foreach (var reference in module.AssemblyReferences)
+        {
+            var found = dirs.Any(d => File.Exists(Path.Combine(d, reference.Name + ".dll")) || File.Exists(Path.Combine(d, reference.Name + ".exe")));
+            if (found)
+                continue;
+            Report(DiagnosticCodes.MissingReference,
+                _options.AllowMissingReferences ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
+                "referenced assembly '" + reference.FullName + "' was not found next to the input or in any -r directory; pass its directory with -r <dir>"
+                + (_options.AllowMissingReferences ? "" : " (or --allow-missing-references if it will be present at run time)"));
+        }
+    }
+
+    private void CheckStrongName(ModuleDefinition module, byte[]? keyModulus, uint keyExponent)
+    {
+        var name = module.Assembly.Name;
+        if (keyModulus != null)
+        {
+            if (name.HasPublicKey && !StrongNameKey.SameKey(name.PublicKey, keyModulus, keyExponent))
+                Report(DiagnosticCodes.KeyMismatch, DiagnosticSeverity.Error,
+                    "the key does not match the assembly's public key (token " + Hex(name.PublicKeyToken) + "); signing with it would change the assembly's identity and break every reference to it - use the key the assembly was built with");
+            else if (!name.HasPublicKey)
+                Report(DiagnosticCodes.NowStrongNamed, DiagnosticSeverity.Info,
+                    "the input was not strong-named; the output is signed with the given key, which changes its identity");
+        }
+    }
+
+    /// <summary>Reported only once weaving is certain to go ahead, so failed runs don't talk about an output.</summary>
+    private void RemoveSignatureIfNoKey(ModuleDefinition module)
+    {
+        var name = module.Assembly.Name;
+        if (_options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
+        {
+            Report(DiagnosticCodes.SignatureRemoved, DiagnosticSeverity.Warning,
+                "the input is strong-named but no key was given: the output keeps its public key (so references still bind) but its signature is removed. .NET (Core) ignores strong-name signatures; .NET Framework will refuse to load it - pass --key <file.snk> to re-sign");
+            module.Attributes &= ~ModuleAttributes.StrongNameSigned;
+        }
+    }
+
+    private static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+
+    private sealed class SymbolPlan
+    {
+        public bool Embedded;
+        public string CodeViewPath = "";
+    }
+
+    private SymbolPlan? ReadSymbols(ModuleDefinition module, byte[]? pdb)
+    {
+        var codeView = PdbPathSymbolWriterProvider.ReadCodeViewPath(module);
+        try
+        {
+            if (PdbPathSymbolWriterProvider.HasEmbeddedPdb(module))
+            {
+                module.ReadSymbols(new EmbeddedPortablePdbReaderProvider().GetSymbolReader(module, ""), throwIfSymbolsAreNotMaching: true);
+                return new SymbolPlan { Embedded = true, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
+            }
+            if (pdb == null)
+                return null;
+            ISymbolReaderProvider provider;
+            if (pdb.Length >= 4 && pdb[0] == (byte)'B' && pdb[1] == (byte)'S' && pdb[2] == (byte)'J' && pdb[3] == (byte)'B')
+                provider = new PortablePdbReaderProvider();
+            else
+            {
+                // Windows PDBs can be read anywhere but only written on Windows; emit a portable PDB instead.
+                provider = new Mono.Cecil.Pdb.NativePdbReaderProvider();
+                Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Info, "the input has a Windows PDB; the woven output gets an equivalent portable PDB");
+            }
+            module.ReadSymbols(provider.GetSymbolReader(module, new MemoryStream(pdb, writable: false)), throwIfSymbolsAreNotMaching: true);
+            return new SymbolPlan { Embedded = false, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
+        }
+        catch (Exception e)
+        {
+            Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Warning,
+                "the symbols (PDB) could not be read or do not match the assembly (" + e.Message + "); the output is written without symbols, so stack traces will lack line numbers - rebuild to get a matching PDB");
+            return null;
+        }
+    }
+
+    private WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
+    {
+        var assemblyStream = new MemoryStream();
+        var pdbStream = symbols != null && !symbols.Embedded ? new MemoryStream() : null;
+        var parameters = new WriterParameters
+        {
+            // Same input => same bytes (MVID and PDB id become content hashes).
+            DeterministicMvid = true,
+            StrongNameKeyBlob = _options.StrongNameKeyBlob,
+        };
+        if (symbols != null)
+        {
+            parameters.WriteSymbols = true;
+            parameters.SymbolWriterProvider = new PdbPathSymbolWriterProvider(symbols.Embedded, symbols.CodeViewPath);
+            parameters.SymbolStream = pdbStream;
+        }
+        module.Write(assemblyStream, parameters);
+
+        var outputPdb = Path.ChangeExtension(_output, ".pdb");
+        var tempFiles = new List<string>();
+        try
+        {
+            // Atomic replacement: write complete temp files next to the destination, then rename over it.
+            // A failure anywhere before the rename leaves the existing files untouched.
+            if (File.Exists(_output) && (File.GetAttributes(_output) & FileAttributes.ReadOnly) != 0)
+                throw new UnauthorizedAccessException("'" + _output + "' is read-only; make it writable (chmod u+w / attrib -r) or write elsewhere with --out");
+            var dir = Path.GetDirectoryName(_output);
+            if (!string.IsNullOrEmpty(dir))
+                Directory.CreateDirectory(dir);
+            var tempAssembly = TempName(_output);
+            tempFiles.Add(tempAssembly);
+            File.WriteAllBytes(tempAssembly, assemblyStream.ToArray());
+            string? tempPdb = null;
+            if (pdbStream != null)
+            {
+                tempPdb = TempName(outputPdb);
+                tempFiles.Add(tempPdb);
+                File.WriteAllBytes(tempPdb, pdbStream.ToArray());
+            }
+            if (tempPdb != null)
+                Replace(tempPdb, outputPdb);
+            Replace(tempAssembly, _output);
+        }
+        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+        {
+            foreach (var f in tempFiles)
+                TryDelete(f);
+            Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
+            return Finish();
+        }
+        return Finish(written: true);
+    }
+
+    private WeaveResult CopyUnchanged(byte[]? pdb)
+    {
+        try
+        {
+            var dir = Path.GetDirectoryName(_output);
+            if (!string.IsNullOrEmpty(dir))
+                Directory.CreateDirectory(dir);
+            var temp = TempName(_output);
+            File.Copy(_input, temp, overwrite: true);
+            if (pdb != null)
+            {
+                var tempPdb = TempName(Path.ChangeExtension(_output, ".pdb"));
+                File.WriteAllBytes(tempPdb, pdb);
+                Replace(tempPdb, Path.ChangeExtension(_output, ".pdb"));
+            }
+            Replace(temp, _output);
+        }
+        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+        {
+            Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
+            return Finish();
+        }
+        return Finish(alreadyWoven: true, written: true);
+    }
+
+    private static string TempName(string path)
+        => Path.Combine(Path.GetDirectoryName(path) ?? ".", "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".hybrid-tmp");
+
+    private static void Replace(string temp, string destination)
+    {
+        if (File.Exists(destination))
+            File.Replace(temp, destination, null);
+        else
+            File.Move(temp, destination);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static bool PathsEqual(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
+}
