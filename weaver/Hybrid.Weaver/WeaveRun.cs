@@ -16,44 +16,36 @@ namespace Hybrid.Weaving;
 internal sealed class WeaveRun
 {
     private readonly WeaverOptions _options;
-    private readonly List<WeaverDiagnostic> _diagnostics = new List<WeaverDiagnostic>();
     private readonly List<WovenMethod> _woven = new List<WovenMethod>();
     private readonly List<SkippedMethod> _skipped = new List<SkippedMethod>();
     private IReadOnlyList<WovenCallSite>? _callSites;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly string _input;
     private readonly string _output;
+    private readonly DiagnosticLog _log;
 
     public WeaveRun(WeaverOptions options)
     {
         _options = options;
         _input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
         _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
-    }
-
-    private bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-
-    private void Report(string code, DiagnosticSeverity severity, string message, string? file = null, string? member = null)
-    {
-        var d = new WeaverDiagnostic(code, severity, message, file ?? _input, member);
-        _diagnostics.Add(d);
-        _options.Diagnostic?.Invoke(d);
+        _log = new DiagnosticLog(options, _input);
     }
 
     private WeaveResult Finish(bool alreadyWoven = false, bool written = false)
-        => new WeaveResult(_woven.ToArray(), _skipped.ToArray(), _diagnostics.ToArray(), alreadyWoven, written, _output, _clock.Elapsed, _callSites);
+        => new WeaveResult(_woven.ToArray(), _skipped.ToArray(), _log.ToArray(), alreadyWoven, written, _output, _clock.Elapsed, _callSites);
 
     public WeaveResult Execute()
     {
         if (_input.Length == 0 || !File.Exists(_input))
         {
-            Report(DiagnosticCodes.InputNotFound, DiagnosticSeverity.Error,
+            _log.Report(DiagnosticCodes.InputNotFound, DiagnosticSeverity.Error,
                 "input assembly not found" + (_input.Length == 0 ? "" : ": " + _input) + "; pass the path of a built .dll or .exe");
             return Finish();
         }
         if (_options.Selectors == null || _options.Selectors.Count == 0)
         {
-            Report(DiagnosticCodes.NoSelectors, DiagnosticSeverity.Error,
+            _log.Report(DiagnosticCodes.NoSelectors, DiagnosticSeverity.Error,
                 "no selectors given; name what to make redirectable, e.g. --patchable MyApp.Clock.Now or --patchable \"MyApp.*\"");
             return Finish();
         }
@@ -62,7 +54,7 @@ internal sealed class WeaveRun
         {
             var sel = Selector.Parse(text, out var error);
             if (error != null)
-                Report(DiagnosticCodes.InvalidSelector, DiagnosticSeverity.Error, "invalid selector '" + text + "': " + error, member: text);
+                _log.Report(DiagnosticCodes.InvalidSelector, DiagnosticSeverity.Error, "invalid selector '" + text + "': " + error, member: text);
             selectors.Add(sel);
         }
         byte[]? keyModulus = null;
@@ -71,10 +63,10 @@ internal sealed class WeaveRun
         {
             var keyError = StrongNameKey.ReadKeyPair(_options.StrongNameKeyBlob, out var mod, out keyExponent);
             if (keyError != null)
-                Report(DiagnosticCodes.InvalidKey, DiagnosticSeverity.Error, "invalid strong-name key: " + keyError);
+                _log.Report(DiagnosticCodes.InvalidKey, DiagnosticSeverity.Error, "invalid strong-name key: " + keyError);
             keyModulus = mod;
         }
-        if (HasErrors)
+        if (_log.HasErrors)
             return Finish();
 
         byte[] image;
@@ -89,7 +81,7 @@ internal sealed class WeaveRun
         }
         catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
         {
-            Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error, "cannot read the input: " + e.Message);
+            _log.Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error, "cannot read the input: " + e.Message);
             return Finish();
         }
 
@@ -109,7 +101,7 @@ internal sealed class WeaveRun
             }
             catch (Exception e)
             {
-                Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
                     "not a valid .NET assembly (" + e.GetType().Name + ": " + e.Message + "); the file may be native, truncated or corrupt - rebuild it and pass the managed .dll");
                 return Finish();
             }
@@ -121,20 +113,20 @@ internal sealed class WeaveRun
                 }
                 catch (AssemblyResolutionException e)
                 {
-                    Report(DiagnosticCodes.MissingReference, DiagnosticSeverity.Error,
+                    _log.Report(DiagnosticCodes.MissingReference, DiagnosticSeverity.Error,
                         "cannot resolve referenced assembly '" + e.AssemblyReference.FullName + "'; pass its directory with -r <dir>");
                     return Finish();
                 }
                 catch (Exception e) when (e is BadImageFormatException || e is EndOfStreamException || e is ArgumentOutOfRangeException || e is IndexOutOfRangeException)
                 {
-                    Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
+                    _log.Report(DiagnosticCodes.InvalidAssembly, DiagnosticSeverity.Error,
                         "the assembly's metadata is corrupt (" + e.GetType().Name + ": " + e.Message + "); rebuild it");
                     return Finish();
                 }
                 catch (Exception e)
                 {
                     // Weave promises not to throw for bad input; anything else is our bug, reported with detail.
-                    Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                    _log.Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
                         "internal error: " + e + " - please report this; nothing was written");
                     return Finish();
                 }
@@ -146,17 +138,17 @@ internal sealed class WeaveRun
     {
         if (module.Assembly == null)
         {
-            Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input is a netmodule, not an assembly; weave the assembly that contains it");
+            _log.Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input is a netmodule, not an assembly; weave the assembly that contains it");
             return Finish();
         }
         if (!module.AssemblyReferences.Any())
         {
-            Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input references no assemblies (it is a core library); core libraries cannot be woven");
+            _log.Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input references no assemblies (it is a core library); core libraries cannot be woven");
             return Finish();
         }
         if (module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == ModuleWeaver.GuardAttributeNamespace && a.AttributeType.Name == ModuleWeaver.WovenAttributeName))
         {
-            Report(DiagnosticCodes.AlreadyWoven, DiagnosticSeverity.Info,
+            _log.Report(DiagnosticCodes.AlreadyWoven, DiagnosticSeverity.Info,
                 "already woven: nothing to do (to change the selection, weave the original, un-woven assembly)");
             if (!PathsEqual(_input, _output))
                 return CopyUnchanged(pdb);
@@ -166,7 +158,7 @@ internal sealed class WeaveRun
         CheckReferences(module);
         CheckStrongName(module, keyModulus, keyExponent);
         var symbols = ReadSymbols(module, pdb);
-        if (HasErrors)
+        if (_log.HasErrors)
             return Finish();
 
         var selection = new MethodSelection(module);
@@ -177,7 +169,7 @@ internal sealed class WeaveRun
         var explicitTargets = new Dictionary<string, string>(StringComparer.Ordinal); // target key -> selector that named it
         if (unmatched.Count > 0)
             SelectCallTargets(module, selection, unmatched, callTargets, explicitTargets);
-        if (HasErrors)
+        if (_log.HasErrors)
             return Finish();
 
         RemoveSignatureIfNoKey(module);
@@ -191,7 +183,7 @@ internal sealed class WeaveRun
             {
                 _skipped.Add(new SkippedMethod(m.FullName, code, why));
                 if (explicitly.Contains(m))
-                    Report(code, DiagnosticSeverity.Warning, "skipped " + m.FullName + ": " + why, member: m.FullName);
+                    _log.Report(code, DiagnosticSeverity.Warning, "skipped " + m.FullName + ": " + why, member: m.FullName);
                 continue;
             }
             try
@@ -200,7 +192,7 @@ internal sealed class WeaveRun
             }
             catch (Exception e) when (!(e is AssemblyResolutionException))
             {
-                Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
                     "internal error while weaving " + m.FullName + ": " + e + " - please report this; exclude the method from the selection to work around it", member: m.FullName);
                 return Finish();
             }
@@ -215,7 +207,7 @@ internal sealed class WeaveRun
             }
             catch (Exception e) when (!(e is AssemblyResolutionException))
             {
-                Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
                     "internal error while redirecting call sites: " + e + " - please report this; exclude the framework method from the selection to work around it");
                 return Finish();
             }
@@ -225,7 +217,7 @@ internal sealed class WeaveRun
                 var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
                 _skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
                 if (explicitTargets.TryGetValue(target.Key, out var selectorText))
-                    Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
+                    _log.Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
                         "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
                         member: selectorText);
             }
@@ -234,7 +226,7 @@ internal sealed class WeaveRun
         {
             // Writing would change nothing but the woven mark, and the mark makes every later run answer
             // "already woven" - also one whose selectors would weave something.
-            Report(DiagnosticCodes.NothingWoven, DiagnosticSeverity.Info,
+            _log.Report(DiagnosticCodes.NothingWoven, DiagnosticSeverity.Info,
                 "nothing was woven: the assembly is left as it was and not marked woven, so a later run with other selectors can weave it");
             return !PathsEqual(_input, _output) ? CopyUnchanged(pdb) : Finish();
         }
@@ -276,18 +268,18 @@ internal sealed class WeaveRun
                     .Where(n => !n.StartsWith("<", StringComparison.Ordinal)).Distinct()
                     .OrderBy(n => MethodSelection.Levenshtein(sel.MemberName, n)).ThenBy(n => n, StringComparer.Ordinal).Take(3)
                     .Select(n => sel.TypeName + "." + n).ToList();
-                Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
                     "selector '" + sel.Text + "' matched no method in " + file + ", and the referenced type " + sel.TypeName + " has no member '" + sel.MemberName + "'"
                     + (names.Count > 0 ? "; closest existing names: " + string.Join(", ", names) : ""), member: sel.Text);
             }
             else if (sel.Glob == null && (external != null || !selection.IsOwnName(sel.TypeName)))
-                Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
+                _log.Report(DiagnosticCodes.NoCallSites, DiagnosticSeverity.Warning,
                     "selector '" + sel.Text + "' names " + sel.TypeName + "." + sel.MemberName + (sel.Parameters != null ? "(" + string.Join(",", sel.Parameters) + ")" : "")
                     + ", which is neither defined in " + file + " nor called from it; nothing was woven for it. Methods of other assemblies (such as the framework) are redirected at their call sites in "
                     + file + ", and it has none - check the spelling (and the overload), or weave the assembly that makes the calls",
                     member: sel.Text);
             else
-                Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.SelectorMatchedNothing, DiagnosticSeverity.Error,
                     "selector '" + sel.Text + "' matched no method in " + file + "; " + selection.Suggest(sel), member: sel.Text);
         }
     }
@@ -337,7 +329,7 @@ internal sealed class WeaveRun
             var found = dirs.Any(d => File.Exists(Path.Combine(d, reference.Name + ".dll")) || File.Exists(Path.Combine(d, reference.Name + ".exe")));
             if (found)
                 continue;
-            Report(DiagnosticCodes.MissingReference,
+            _log.Report(DiagnosticCodes.MissingReference,
                 _options.AllowMissingReferences ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
                 "referenced assembly '" + reference.FullName + "' was not found next to the input or in any -r directory; pass its directory with -r <dir>"
                 + (_options.AllowMissingReferences ? "" : " (or --allow-missing-references if it will be present at run time)"));
@@ -350,10 +342,10 @@ internal sealed class WeaveRun
         if (keyModulus != null)
         {
             if (name.HasPublicKey && !StrongNameKey.SameKey(name.PublicKey, keyModulus, keyExponent))
-                Report(DiagnosticCodes.KeyMismatch, DiagnosticSeverity.Error,
+                _log.Report(DiagnosticCodes.KeyMismatch, DiagnosticSeverity.Error,
                     "the key does not match the assembly's public key (token " + Hex(name.PublicKeyToken) + "); signing with it would change the assembly's identity and break every reference to it - use the key the assembly was built with");
             else if (!name.HasPublicKey)
-                Report(DiagnosticCodes.NowStrongNamed, DiagnosticSeverity.Info,
+                _log.Report(DiagnosticCodes.NowStrongNamed, DiagnosticSeverity.Info,
                     "the input was not strong-named; the output is signed with the given key, which changes its identity");
         }
     }
@@ -364,7 +356,7 @@ internal sealed class WeaveRun
         var name = module.Assembly.Name;
         if (_options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
         {
-            Report(DiagnosticCodes.SignatureRemoved, DiagnosticSeverity.Warning,
+            _log.Report(DiagnosticCodes.SignatureRemoved, DiagnosticSeverity.Warning,
                 "the input is strong-named but no key was given: the output keeps its public key (so references still bind) but its signature is removed. .NET (Core) ignores strong-name signatures; .NET Framework will refuse to load it - pass --key <file.snk> to re-sign");
             module.Attributes &= ~ModuleAttributes.StrongNameSigned;
         }
@@ -397,14 +389,14 @@ internal sealed class WeaveRun
             {
                 // Windows PDBs can be read anywhere but only written on Windows; emit a portable PDB instead.
                 provider = new Mono.Cecil.Pdb.NativePdbReaderProvider();
-                Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Info, "the input has a Windows PDB; the woven output gets an equivalent portable PDB");
+                _log.Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Info, "the input has a Windows PDB; the woven output gets an equivalent portable PDB");
             }
             module.ReadSymbols(provider.GetSymbolReader(module, new MemoryStream(pdb, writable: false)), throwIfSymbolsAreNotMaching: true);
             return new SymbolPlan { Embedded = false, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
         }
         catch (Exception e)
         {
-            Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Warning,
+            _log.Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Warning,
                 "the symbols (PDB) could not be read or do not match the assembly (" + e.Message + "); the output is written without symbols, so stack traces will lack line numbers - rebuild to get a matching PDB");
             return null;
         }
@@ -457,7 +449,7 @@ internal sealed class WeaveRun
         {
             foreach (var f in tempFiles)
                 TryDelete(f);
-            Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
+            _log.Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
             return Finish();
         }
         return Finish(written: true);
@@ -482,7 +474,7 @@ internal sealed class WeaveRun
         }
         catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
         {
-            Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
+            _log.Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
             return Finish();
         }
         return Finish(alreadyWoven: true, written: true);
