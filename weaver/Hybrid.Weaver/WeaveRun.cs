@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using Mono.Cecil;
-using Mono.Cecil.Cil;
 
 namespace Hybrid.Weaving;
 
@@ -157,7 +156,7 @@ internal sealed class WeaveRun
 
         CheckReferences(module);
         CheckStrongName(module, keyModulus, keyExponent);
-        var symbols = ReadSymbols(module, pdb);
+        var symbols = SymbolPlan.Read(module, pdb, _output, _log);
         if (_log.HasErrors)
             return Finish();
 
@@ -363,44 +362,6 @@ internal sealed class WeaveRun
     }
 
     private static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
-
-    private sealed class SymbolPlan
-    {
-        public bool Embedded;
-        public string CodeViewPath = "";
-    }
-
-    private SymbolPlan? ReadSymbols(ModuleDefinition module, byte[]? pdb)
-    {
-        var codeView = PdbPathSymbolWriterProvider.ReadCodeViewPath(module);
-        try
-        {
-            if (PdbPathSymbolWriterProvider.HasEmbeddedPdb(module))
-            {
-                module.ReadSymbols(new EmbeddedPortablePdbReaderProvider().GetSymbolReader(module, ""), throwIfSymbolsAreNotMaching: true);
-                return new SymbolPlan { Embedded = true, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
-            }
-            if (pdb == null)
-                return null;
-            ISymbolReaderProvider provider;
-            if (pdb.Length >= 4 && pdb[0] == (byte)'B' && pdb[1] == (byte)'S' && pdb[2] == (byte)'J' && pdb[3] == (byte)'B')
-                provider = new PortablePdbReaderProvider();
-            else
-            {
-                // Windows PDBs can be read anywhere but only written on Windows; emit a portable PDB instead.
-                provider = new Mono.Cecil.Pdb.NativePdbReaderProvider();
-                _log.Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Info, "the input has a Windows PDB; the woven output gets an equivalent portable PDB");
-            }
-            module.ReadSymbols(provider.GetSymbolReader(module, new MemoryStream(pdb, writable: false)), throwIfSymbolsAreNotMaching: true);
-            return new SymbolPlan { Embedded = false, CodeViewPath = codeView ?? Path.GetFileNameWithoutExtension(_output) + ".pdb" };
-        }
-        catch (Exception e)
-        {
-            _log.Report(DiagnosticCodes.SymbolsProblem, DiagnosticSeverity.Warning,
-                "the symbols (PDB) could not be read or do not match the assembly (" + e.Message + "); the output is written without symbols, so stack traces will lack line numbers - rebuild to get a matching PDB");
-            return null;
-        }
-    }
 
     private WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
     {
