@@ -22,6 +22,7 @@ internal sealed class WeaveRun
     private readonly string _input;
     private readonly string _output;
     private readonly DiagnosticLog _log;
+    private readonly OutputWriter _writer;
 
     public WeaveRun(WeaverOptions options)
     {
@@ -29,6 +30,7 @@ internal sealed class WeaveRun
         _input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
         _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
         _log = new DiagnosticLog(options, _input);
+        _writer = new OutputWriter(options, _input, _output, _log);
     }
 
     private WeaveResult Finish(bool alreadyWoven = false, bool written = false)
@@ -364,98 +366,10 @@ internal sealed class WeaveRun
     private static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 
     private WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
-    {
-        var assemblyStream = new MemoryStream();
-        var pdbStream = symbols != null && !symbols.Embedded ? new MemoryStream() : null;
-        var parameters = new WriterParameters
-        {
-            // Same input => same bytes (MVID and PDB id become content hashes).
-            DeterministicMvid = true,
-            StrongNameKeyBlob = _options.StrongNameKeyBlob,
-        };
-        if (symbols != null)
-        {
-            parameters.WriteSymbols = true;
-            parameters.SymbolWriterProvider = new PdbPathSymbolWriterProvider(symbols.Embedded, symbols.CodeViewPath);
-            parameters.SymbolStream = pdbStream;
-        }
-        module.Write(assemblyStream, parameters);
-
-        var outputPdb = Path.ChangeExtension(_output, ".pdb");
-        var tempFiles = new List<string>();
-        try
-        {
-            // Atomic replacement: write complete temp files next to the destination, then rename over it.
-            // A failure anywhere before the rename leaves the existing files untouched.
-            if (File.Exists(_output) && (File.GetAttributes(_output) & FileAttributes.ReadOnly) != 0)
-                throw new UnauthorizedAccessException("'" + _output + "' is read-only; make it writable (chmod u+w / attrib -r) or write elsewhere with --out");
-            var dir = Path.GetDirectoryName(_output);
-            if (!string.IsNullOrEmpty(dir))
-                Directory.CreateDirectory(dir);
-            var tempAssembly = TempName(_output);
-            tempFiles.Add(tempAssembly);
-            File.WriteAllBytes(tempAssembly, assemblyStream.ToArray());
-            string? tempPdb = null;
-            if (pdbStream != null)
-            {
-                tempPdb = TempName(outputPdb);
-                tempFiles.Add(tempPdb);
-                File.WriteAllBytes(tempPdb, pdbStream.ToArray());
-            }
-            if (tempPdb != null)
-                Replace(tempPdb, outputPdb);
-            Replace(tempAssembly, _output);
-        }
-        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-        {
-            foreach (var f in tempFiles)
-                TryDelete(f);
-            _log.Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
-            return Finish();
-        }
-        return Finish(written: true);
-    }
+        => _writer.Write(module, symbols, inputPdbPath) ? Finish(written: true) : Finish();
 
     private WeaveResult CopyUnchanged(byte[]? pdb)
-    {
-        try
-        {
-            var dir = Path.GetDirectoryName(_output);
-            if (!string.IsNullOrEmpty(dir))
-                Directory.CreateDirectory(dir);
-            var temp = TempName(_output);
-            File.Copy(_input, temp, overwrite: true);
-            if (pdb != null)
-            {
-                var tempPdb = TempName(Path.ChangeExtension(_output, ".pdb"));
-                File.WriteAllBytes(tempPdb, pdb);
-                Replace(tempPdb, Path.ChangeExtension(_output, ".pdb"));
-            }
-            Replace(temp, _output);
-        }
-        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-        {
-            _log.Report(DiagnosticCodes.CannotWrite, DiagnosticSeverity.Error, "cannot write the output: " + e.Message, file: _output);
-            return Finish();
-        }
-        return Finish(alreadyWoven: true, written: true);
-    }
-
-    private static string TempName(string path)
-        => Path.Combine(Path.GetDirectoryName(path) ?? ".", "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".hybrid-tmp");
-
-    private static void Replace(string temp, string destination)
-    {
-        if (File.Exists(destination))
-            File.Replace(temp, destination, null);
-        else
-            File.Move(temp, destination);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+        => _writer.CopyUnchanged(pdb) ? Finish(alreadyWoven: true, written: true) : Finish();
 
     private static bool PathsEqual(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
 }
