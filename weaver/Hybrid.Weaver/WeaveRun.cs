@@ -22,6 +22,7 @@ internal sealed class WeaveRun
     private readonly string _input;
     private readonly string _output;
     private readonly DiagnosticLog _log;
+    private readonly InputChecks _checks;
     private readonly OutputWriter _writer;
 
     public WeaveRun(WeaverOptions options)
@@ -30,6 +31,7 @@ internal sealed class WeaveRun
         _input = string.IsNullOrEmpty(options.InputPath) ? "" : Path.GetFullPath(options.InputPath);
         _output = string.IsNullOrEmpty(options.OutputPath) ? _input : Path.GetFullPath(options.OutputPath);
         _log = new DiagnosticLog(options, _input);
+        _checks = new InputChecks(options, _input, _log);
         _writer = new OutputWriter(options, _input, _output, _log);
     }
 
@@ -156,8 +158,8 @@ internal sealed class WeaveRun
             return Finish(alreadyWoven: true);
         }
 
-        CheckReferences(module);
-        CheckStrongName(module, keyModulus, keyExponent);
+        _checks.CheckReferences(module);
+        _checks.CheckStrongName(module, keyModulus, keyExponent);
         var symbols = SymbolPlan.Read(module, pdb, _output, _log);
         if (_log.HasErrors)
             return Finish();
@@ -173,7 +175,7 @@ internal sealed class WeaveRun
         if (_log.HasErrors)
             return Finish();
 
-        RemoveSignatureIfNoKey(module);
+        _checks.RemoveSignatureIfNoKey(module);
         var weaver = new ModuleWeaver(module);
         // Metadata order keeps guard numbering, and therefore the output bytes, deterministic.
         var ordered = module.GetTypes().ToList().SelectMany(t => t.Methods.ToList()).Where(selected.Contains).ToList();
@@ -315,55 +317,6 @@ internal sealed class WeaveRun
 
     private static bool HasMember(TypeDefinition type, string member)
         => type.Methods.Any(m => m.Name == member) || type.Properties.Any(p => p.Name == member) || type.Events.Any(e => e.Name == member);
-
-    private void CheckReferences(ModuleDefinition module)
-    {
-        // Weaving never loads references, but a missing one almost always means a wrong path or an incomplete
-        // build output, which would only surface later as a FileNotFoundException at run time.
-        var dirs = new List<string> { Path.GetDirectoryName(_input) };
-        dirs.AddRange(_options.ReferenceSearchDirectories ?? Array.Empty<string>());
-        var runtimeDir = Path.GetDirectoryName(typeof(object).Assembly.Location);
-        if (!string.IsNullOrEmpty(runtimeDir))
-            dirs.Add(runtimeDir!);
-        foreach (var reference in module.AssemblyReferences)
-        {
-            var found = dirs.Any(d => File.Exists(Path.Combine(d, reference.Name + ".dll")) || File.Exists(Path.Combine(d, reference.Name + ".exe")));
-            if (found)
-                continue;
-            _log.Report(DiagnosticCodes.MissingReference,
-                _options.AllowMissingReferences ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
-                "referenced assembly '" + reference.FullName + "' was not found next to the input or in any -r directory; pass its directory with -r <dir>"
-                + (_options.AllowMissingReferences ? "" : " (or --allow-missing-references if it will be present at run time)"));
-        }
-    }
-
-    private void CheckStrongName(ModuleDefinition module, byte[]? keyModulus, uint keyExponent)
-    {
-        var name = module.Assembly.Name;
-        if (keyModulus != null)
-        {
-            if (name.HasPublicKey && !StrongNameKey.SameKey(name.PublicKey, keyModulus, keyExponent))
-                _log.Report(DiagnosticCodes.KeyMismatch, DiagnosticSeverity.Error,
-                    "the key does not match the assembly's public key (token " + Hex(name.PublicKeyToken) + "); signing with it would change the assembly's identity and break every reference to it - use the key the assembly was built with");
-            else if (!name.HasPublicKey)
-                _log.Report(DiagnosticCodes.NowStrongNamed, DiagnosticSeverity.Info,
-                    "the input was not strong-named; the output is signed with the given key, which changes its identity");
-        }
-    }
-
-    /// <summary>Reported only once weaving is certain to go ahead, so failed runs don't talk about an output.</summary>
-    private void RemoveSignatureIfNoKey(ModuleDefinition module)
-    {
-        var name = module.Assembly.Name;
-        if (_options.StrongNameKeyBlob == null && name.HasPublicKey && (module.Attributes & ModuleAttributes.StrongNameSigned) != 0)
-        {
-            _log.Report(DiagnosticCodes.SignatureRemoved, DiagnosticSeverity.Warning,
-                "the input is strong-named but no key was given: the output keeps its public key (so references still bind) but its signature is removed. .NET (Core) ignores strong-name signatures; .NET Framework will refuse to load it - pass --key <file.snk> to re-sign");
-            module.Attributes &= ~ModuleAttributes.StrongNameSigned;
-        }
-    }
-
-    private static string Hex(byte[] bytes) => string.Concat(bytes.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 
     private WeaveResult Write(ModuleDefinition module, SymbolPlan? symbols, string inputPdbPath)
         => _writer.Write(module, symbols, inputPdbPath) ? Finish(written: true) : Finish();
