@@ -6,8 +6,9 @@ using Mono.Cecil.Rocks;
 namespace Hybrid.Weaving;
 
 /// <summary>
-/// Puts the guard into a woven method's own body (docs/weaver.md, "What a woven method looks like"): its slot is
-/// checked on entry, and the original body stays inline behind it.
+/// Puts the guard into a woven method's own body (docs/weaver.md, "What a woven method looks like"; GuardListingTests
+/// keeps that listing equal to what this emits): its slot is checked on entry, and the original body stays inline
+/// behind it.
 /// </summary>
 internal sealed class GuardInjector
 {
