@@ -264,6 +264,10 @@ lane_tool() {
     --artifacts-path "$work/artifacts" -nodeReuse:false -tl:off
   [[ -f "$feed/Hybrid.Weaver.Cli.$version.nupkg" ]] || fail "Hybrid.Weaver.Cli.$version.nupkg was not produced"
   mkdir -p "$d" && cd "$d"
+  # The CLI's tool resolver cache lives under DOTNET_CLI_HOME (~/.dotnet by default) and remembers where a tool
+  # package was restored: an earlier run's entry points into its deleted temp dir and breaks `dotnet hybrid-weave`.
+  local cli_home=${DOTNET_CLI_HOME-}
+  export DOTNET_CLI_HOME="$work/cli-home"
   run "$d/manifest.log" dotnet new tool-manifest
   run "$d/install.log" dotnet tool install Hybrid.Weaver.Cli --version $version
   expect_log "$d/install.log" "hybrid-weave" "dotnet tool install Hybrid.Weaver.Cli: command hybrid-weave"
@@ -293,6 +297,7 @@ lane_tool() {
   expect_log "$d/run-app.log" "IsOpen\(midnight\)=True via ILDispatch" "the woven method is redirected through its IL guard"
   expect_log "$d/run-app.log" "Lines=faked via ILDispatch" "the woven call site of File.ReadAllLines is redirected"
   expect_log "$d/run-app.log" "after dispose IsOpen\(midnight\)=False" "disposed: the original runs"
+  if [[ -n $cli_home ]]; then export DOTNET_CLI_HOME=$cli_home; else unset DOTNET_CLI_HOME; fi
 }
 
 for lane in "${lanes[@]}"; do
