@@ -155,20 +155,9 @@ internal sealed class CallSiteWrappers
         TypeReference ReturnType(IList<GenericParameter> ps, GenericRemapper map)
             => kind == "newobj" ? InstanceOf(ps) : map.Remap(open.ReturnType);
 
-        var ctor = new MethodDefinition(".ctor",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            _module.TypeSystem.Void)
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, _module.TypeSystem.Object));
-        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, _module.TypeSystem.IntPtr));
-        handler.Methods.Add(ctor);
-        var invoke = new MethodDefinition("Invoke",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
-            ReturnType(handler.GenericParameters, toHandler))
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
+        var invoke = HandlerDelegate.AddMembers(handler, _module, ReturnType(handler.GenericParameters, toHandler));
         foreach (var s in shape)
             invoke.Parameters.Add(new ParameterDefinition(s.Name, s.Attributes, ParameterType(s, handler.GenericParameters, toHandler)));
-        handler.Methods.Add(invoke);
 
         var field = MethodGuardBuilder.AddTargetSlot(guard, handler, generic);
 

@@ -61,25 +61,11 @@ internal sealed class MethodGuardBuilder
             toHandler = handlerMap.Remap;
         }
 
-        var ctor = new MethodDefinition(".ctor",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.SpecialName | MethodAttributes.RTSpecialName,
-            _module.TypeSystem.Void)
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed };
-        ctor.Parameters.Add(new ParameterDefinition("object", ParameterAttributes.None, _module.TypeSystem.Object));
-        ctor.Parameters.Add(new ParameterDefinition("method", ParameterAttributes.None, _module.TypeSystem.IntPtr));
-        handler.Methods.Add(ctor);
-
-        // BeginInvoke/EndInvoke are deliberately omitted: .NET (Core) throws PlatformNotSupportedException for
-        // them, and they cannot be declared at all for ref-struct (Span<T>) parameters.
-        var invoke = new MethodDefinition("Invoke",
-            MethodAttributes.Public | MethodAttributes.HideBySig | MethodAttributes.NewSlot | MethodAttributes.Virtual,
-            toHandler(m.ReturnType))
-        { ImplAttributes = MethodImplAttributes.Runtime | MethodImplAttributes.Managed, HasThis = true };
+        var invoke = HandlerDelegate.AddMembers(handler, _module, toHandler(m.ReturnType));
         if (m.HasThis)
             invoke.Parameters.Add(new ParameterDefinition("self", ParameterAttributes.None, InstanceType(type, handler.GenericParameters, n)));
         foreach (var p in m.Parameters)
             invoke.Parameters.Add(new ParameterDefinition(p.Name, p.Attributes & (ParameterAttributes.In | ParameterAttributes.Out), toHandler(p.ParameterType)));
-        handler.Methods.Add(invoke);
 
         var field = AddTargetSlot(guard, handler, generic);
 
