@@ -35,8 +35,14 @@ if [[ ! -e $libs/libssl.so.3 && -z ${HYBRID_ARM64_LIBS:-} ]]; then
      -o Dir::State::Lists="$apt/lists" -o Dir::State::status="$apt/status" -o Dir::Cache="$apt"
      -o Dir::Cache::archives="$apt/archives" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
   log "fetching libssl3:arm64 (apt-get with a private arm64 state in $apt)"
-  apt-get "${o[@]}" update -qq >/dev/null 2>&1 || log "apt-get update (arm64 lists) reported errors; trying the download anyway"
-  (cd "$apt/archives" && apt-get "${o[@]}" download -qq libssl3 >/dev/null) || { log "apt-get download libssl3:arm64 failed"; return 1; }
+  # A transient mirror or network error on a fresh machine gets two more tries.
+  for attempt in 1 2 3; do
+    apt-get "${o[@]}" update -qq >/dev/null 2>&1 || log "apt-get update (arm64 lists) reported errors; trying the download anyway"
+    (cd "$apt/archives" && apt-get "${o[@]}" download -qq libssl3 >/dev/null) && break
+    ((attempt < 3)) || { log "apt-get download libssl3:arm64 failed three times"; return 1; }
+    log "apt-get download libssl3:arm64 failed (attempt $attempt); trying again in 10 s"
+    sleep 10
+  done
   rm -rf "$PWD/.ci/cache/arm64-coreclr/openssl"
   dpkg -x "$apt"/archives/libssl3_*_arm64.deb "$PWD/.ci/cache/arm64-coreclr/openssl" || { log "dpkg -x libssl3 failed"; return 1; }
   rm -rf "$apt"
