@@ -472,14 +472,8 @@ public sealed class CallSiteRealAssemblyTests
     [OneTimeSetUp]
     public void WeaveAllFrameworkCalls()
     {
-        pristine = new TempDir();
-        woven = new TempDir();
-        foreach (var dir in new[] { pristine, woven })
-        {
-            dir.Copy(TestPaths.Iced);
-            dir.Copy(TestPaths.Cecil);
-            dir.Copy(TestPaths.Workloads);
-        }
+        pristine = TempDir.WithRealLibraries();
+        woven = TempDir.WithRealLibraries();
         foreach (var name in new[] { "Iced.dll", "Mono.Cecil.dll" })
         {
             var result = Weave.Ok(woven.File(name), FrameworkTypeGlobs(woven.File(name)));

@@ -22,14 +22,8 @@ public sealed class RealAssemblyTests
     [OneTimeSetUp]
     public void WeaveIcedAndCecil()
     {
-        pristine = new TempDir();
-        woven = new TempDir();
-        foreach (var dir in new[] { pristine, woven })
-        {
-            dir.Copy(TestPaths.Iced);
-            dir.Copy(TestPaths.Cecil);
-            dir.Copy(TestPaths.Workloads);
-        }
+        pristine = TempDir.WithRealLibraries();
+        woven = TempDir.WithRealLibraries();
         foreach (var name in new[] { "Iced.dll", "Mono.Cecil.dll" })
         {
             var result = Weave.Ok(woven.File(name), "*");

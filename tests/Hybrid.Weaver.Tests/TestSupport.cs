@@ -26,6 +26,16 @@ internal sealed class TempDir : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>A folder holding Iced, Mono.Cecil and the workloads that exercise them (real libraries to weave whole).</summary>
+    public static TempDir WithRealLibraries()
+    {
+        var dir = new TempDir();
+        dir.Copy(TestPaths.Iced);
+        dir.Copy(TestPaths.Cecil);
+        dir.Copy(TestPaths.Workloads);
+        return dir;
+    }
+
     /// <summary>Copies an assembly and its PDB (if any) here; returns the new assembly path.</summary>
     public string Copy(string assembly, string? newName = null)
     {
