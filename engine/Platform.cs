@@ -22,7 +22,7 @@ internal static class Platform
     private static readonly X64Abi s_x64Abi = Host.IsWindows ? X64Abi.Windows : X64Abi.SystemV;
 
     /// <summary>CPU: the entry patch, its reach, the stub and trampoline, code stores and flushes (x64 in two ABIs, arm64).</summary>
-    public static readonly ICpuHooks Cpu = s_cpu == Architecture.Arm64
+    public static ICpuHooks Cpu { get; private set; } = s_cpu == Architecture.Arm64
         ? new Arm64Hooks(Arm64InstructionCache.FlusherFor(Host.IsWindows, Host.IsMacOS), Host.IsMacOS)
         : new X64Hooks(s_x64Abi);
 
@@ -30,7 +30,7 @@ internal static class Platform
     public static readonly ICodeReader CodeReader = s_cpu == Architecture.Arm64 ? Arm64CodeReader.Instance : new X64CodeReader(s_x64Abi);
 
     /// <summary>CPU × OS: what keeps other threads off the instructions an entry jump replaces.</summary>
-    public static readonly IThreadFence Fence =
+    public static IThreadFence Fence { get; private set; } =
         s_cpu == Architecture.Arm64 ? OneWordEntryWrites.Instance
         : s_cpu == Architecture.X64 && Host.IsLinux ? LinuxX64ThreadFence.Instance
         : s_cpu == Architecture.X64 && Host.IsWindows ? WindowsX64ThreadFence.Instance
@@ -61,6 +61,34 @@ internal static class Platform
             ? "holding tier-up on arm64 is implemented for Linux only (its filter tells CoreCLR's tiering thread by the name Linux keeps for it)"
             : $"holding tier-up is implemented for x64 and arm64 only (this process is {s_cpu})";
         return null;
+    }
+
+    /// <summary>
+    /// Plugs fakes into the seams — an OS that refuses to make code writable, a CPU or fence that counts the code it
+    /// writes — so tests check the engine through the seams instead of through counters and switches in production
+    /// code. Disposing puts back what was there. Tests only; the engine lock is not taken, so no redirect may run
+    /// concurrently.
+    /// </summary>
+    internal static IDisposable Substitute(ICpuHooks? cpu = null, IThreadFence? fence = null, PlatformMemory? memory = null)
+    {
+        var (oldCpu, oldFence, oldMemory) = (Cpu, Fence, Memory);
+        Cpu = cpu ?? oldCpu;
+        Fence = fence ?? oldFence;
+        s_memory = memory ?? oldMemory;
+        return new Restore(() => (Cpu, Fence, s_memory) = (oldCpu, oldFence, oldMemory));
+    }
+
+    private sealed class Restore : IDisposable
+    {
+        private Action? _undo;
+
+        public Restore(Action undo) => _undo = undo;
+
+        public void Dispose()
+        {
+            _undo?.Invoke();
+            _undo = null;
+        }
     }
 
     /// <summary>OS: the file name of CoreCLR's JIT next to the runtime.</summary>

@@ -21,12 +21,19 @@ internal static unsafe class CodeMemory
 
     // Protection of the code pages we patch, read once from the OS: reading /proc/self/maps costs far more than the
     // write itself. Code pages keep their protection (CoreCLR's W^X maps code r-x and writes through a separate
-    // r/w view; with W^X off they are rwx throughout), so the first answer stays true.
+    // r/w view; with W^X off they are rwx throughout), so the first answer stays true — for the memory seam that gave
+    // it (a test may plug in another, Platform.Substitute).
     private static readonly System.Collections.Generic.Dictionary<nint, PageAccess> s_protection = new();
+    private static PlatformMemory? s_protectionSource;
 
     private static PageAccess Protection(nint address)
     {
         var memory = Platform.Memory;
+        if (!ReferenceEquals(memory, s_protectionSource))
+        {
+            s_protection.Clear();
+            s_protectionSource = memory;
+        }
         nint page = memory.PageStart(address);
         if (!s_protection.TryGetValue(page, out var access))
         {
@@ -36,18 +43,6 @@ internal static unsafe class CodeMemory
         return access;
     }
 
-    /// <summary>Counts writes; tests use it to prove that nothing was written on a refused or failed redirect.</summary>
-    public static int WriteCount;
-
-    /// <summary>Tests set this to make the next code writes fail as a W^X refusal would (before anything is changed).</summary>
-    internal static string? SimulatedWriteRefusal { get; set; }
-
-    private static void ThrowIfSimulatedRefusal(nint address)
-    {
-        if (SimulatedWriteRefusal is { } reason)
-            throw new CodeWriteRefusedException($"The operating system refused to make code at 0x{address:x} writable ({reason}).", 13);
-    }
-
     public static void Write(nint address, ReadOnlySpan<byte> bytes) => Write(address, bytes, entryWordLast: false);
 
     /// <summary>Puts back the original bytes of an entry that holds our jump (each CPU's <see cref="Patching.ICpuHooks.Store"/> says in which order).</summary>
@@ -55,7 +50,6 @@ internal static unsafe class CodeMemory
 
     private static void Write(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
-        ThrowIfSimulatedRefusal(address);
         var memory = Platform.Memory;
         lock (s_gate)
         {
@@ -85,19 +79,16 @@ internal static unsafe class CodeMemory
                         memory.TryProtect(address + bytes.Length - 1, 1, originalEnd, out _);
                 }
             }
-            Interlocked.Increment(ref WriteCount);
         }
     }
 
     /// <summary>
     /// Writes code into the engine's own stub memory, at a place no thread runs yet, while other stubs on the same
     /// pages may be running: the pages stay executable (a brief RWX window, as in <see cref="Write(nint, ReadOnlySpan{byte})"/>),
-    /// and the new code is flushed for instruction fetch. Not counted in <see cref="WriteCount"/>, which counts
-    /// changes to the program's code.
+    /// and the new code is flushed for instruction fetch.
     /// </summary>
     public static void WriteNewCode(nint address, ReadOnlySpan<byte> bytes)
     {
-        ThrowIfSimulatedRefusal(address);
         var memory = Platform.Memory;
         lock (s_gate)
         {
@@ -124,7 +115,6 @@ internal static unsafe class CodeMemory
     /// </summary>
     public static void WriteWithThreadsParked(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
     {
-        ThrowIfSimulatedRefusal(address);
         var fence = Platform.Fence;
         if (fence.UnavailableReason is not null || fixups.Length == 0)
         {
@@ -144,7 +134,6 @@ internal static unsafe class CodeMemory
                 throw new CodeWriteRefusedException(
                     $"The operating system refused to make code at 0x{address:x} writable (error {error}); " +
                     "this process enforces W^X (no page may be writable and executable at once).", error);
-            Interlocked.Increment(ref WriteCount);
         }
     }
 

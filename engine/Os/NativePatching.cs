@@ -12,19 +12,29 @@ namespace Hybrid.Os;
 /// </summary>
 internal static class NativePatching
 {
-    private static readonly Lazy<string?> s_unavailable = new(Probe);
+    private static readonly object s_gate = new();
+    private static (PlatformMemory Memory, string? Reason)? s_probed;
     private static string? s_refusedAtWrite;
 
     /// <summary>Null when native redirects can be attempted; otherwise why they cannot.</summary>
-    public static string? UnavailableReason => SimulatedRefusal ?? s_refusedAtWrite ?? s_unavailable.Value;
+    public static string? UnavailableReason => s_refusedAtWrite ?? Probed();
 
-    /// <summary>Tests set this to exercise the automatic fallback on a machine where native patching works.</summary>
-    internal static string? SimulatedRefusal { get; set; }
+    /// <summary>The probe's answer, once per process — per memory seam, as a test may plug in an OS that refuses.</summary>
+    private static string? Probed()
+    {
+        var memory = Platform.Memory;
+        lock (s_gate)
+        {
+            if (s_probed is not { } known || !ReferenceEquals(known.Memory, memory))
+                s_probed = known = (memory, Probe(memory));
+            return known.Reason;
+        }
+    }
 
     /// <summary>A real write was refused (the probe passed but the policy is per mapping): no further native attempts.</summary>
     public static void RecordRefusal(string reason) => s_refusedAtWrite ??= reason;
 
-    private static string? Probe()
+    private static string? Probe(PlatformMemory memory)
     {
         if (!Compat.Host.HasJit)
             return "this process has no JIT (NativeAOT or an interpreter): there is no run-time code to patch";
@@ -35,13 +45,19 @@ internal static class NativePatching
             return ".NET Framework's method stubs are not ones Hybrid knows (native redirects cover CoreCLR 8–10 and Mono)";
         if (Compat.Host.IsMono && cpu == Architecture.X64)
             return "native redirects on Mono are implemented for arm64 only (x64 Mono is not verified: its thread-suspension signals and the engine's thread fence have not been tried together)";
-        var memory = Platform.Memory;
         nint page = memory.AllocateNear(typeof(NativePatching).TypeHandle.Value, memory.PageSize, int.MaxValue);
         if (page == 0)
             return "no memory could be allocated for a trial protection change";
-        if (!memory.TryProtect(page, memory.PageSize, PageAccess.ReadWriteExecute, out int error))
-            return $"this process enforces W^X: the operating system refused to make a page writable and executable (errno {error}{(error == 13 ? ", EACCES" : error == 1 ? ", EPERM" : "")})";
-        memory.TryProtect(page, memory.PageSize, PageAccess.ReadWrite, out _);
-        return null;
+        try
+        {
+            if (!memory.TryProtect(page, memory.PageSize, PageAccess.ReadWriteExecute, out int error))
+                return $"this process enforces W^X: the operating system refused to make a page writable and executable (errno {error}{(error == 13 ? ", EACCES" : error == 1 ? ", EPERM" : "")})";
+            memory.TryProtect(page, memory.PageSize, PageAccess.ReadWrite, out _);
+            return null;
+        }
+        finally
+        {
+            memory.Free(page, memory.PageSize); // no code ever ran there
+        }
     }
 }

@@ -60,17 +60,16 @@ public class BridgeReuseTests
     {
         var forced = Engine.ForcedStrategy;
         Engine.ForcedStrategy = RedirectStrategy.NativeJump;
-        Os.CodeMemory.SimulatedWriteRefusal = "simulated W^X";
         int bridges;
         try
         {
+            using var refusing = FakeOs.RefusingCodeWrites();
             Assert.Throws<NotSupportedException>(() => Engine.Redirect(Scale, new Func<int, int>(x => -x)));
             bridges = DelegateBridges.Count;
             Assert.Throws<NotSupportedException>(() => Engine.Redirect(Scale, new Func<int, int>(x => -x - 1)));
         }
         finally
         {
-            Os.CodeMemory.SimulatedWriteRefusal = null;
             Engine.ForcedStrategy = forced;
         }
         Assert.That(DelegateBridges.Count, Is.EqualTo(bridges), "the refused attempt's bridge served the next attempt");

@@ -164,7 +164,7 @@ public class LifecycleTests
         int Covering(nint address, int length) => flushes!.Calls.Count(c => c.Address <= address && address + length <= c.Address + c.Length);
         var thrice = C(nameof(Calc.Thrice));
         Calc.Thrice(1);
-        int writes = CodeMemory.WriteCount;
+        using var writes = FakeOs.CountingCodeWrites();
         var first = Engine.Redirect(thrice, C(nameof(Calc.Plus1000)));
         nint entry = first.Hook.Body;
         int atEntry = Covering(entry, 4);
@@ -176,7 +176,7 @@ public class LifecycleTests
         second.Dispose();
         first.Dispose();
         Assert.That(Covering(entry, 4), Is.EqualTo(atEntry + 1), "the entry word, after the original word came back");
-        Assert.That(CodeMemory.WriteCount - writes, Is.EqualTo(2), "two code writes: install and restore of the entry");
+        Assert.That(writes.Writes, Is.EqualTo(2), "two code writes: install and restore of the entry");
         Assert.That(Calc.Thrice(5), Is.EqualTo(15));
     }
 

@@ -37,13 +37,14 @@ public class PolicyTests
         yield return ("abstract (invalid)", typeof(BadInputTests.AbstractBase).GetMethod(nameof(BadInputTests.AbstractBase.Value))!, new Func<BadInputTests.AbstractBase, int>(_ => 1));
     }
 
-    private static readonly (string Name, RedirectStrategy? Forced, string? Refusal)[] Situations =
+    /// <summary>How the strategy is pinned, and whether the OS refuses native patching (a W^X policy, through the fake OS).</summary>
+    private static readonly (string Name, RedirectStrategy? Forced, bool RefuseNative)[] Situations =
     {
-        ("automatic", null, null),
-        ("pinned to IL", RedirectStrategy.ILDispatch, null),
-        ("pinned to native", RedirectStrategy.NativeJump, null),
-        ("automatic, native refused", null, "simulated refusal"),
-        ("pinned to native, native refused", RedirectStrategy.NativeJump, "simulated refusal"),
+        ("automatic", null, false),
+        ("pinned to IL", RedirectStrategy.ILDispatch, false),
+        ("pinned to native", RedirectStrategy.NativeJump, false),
+        ("automatic, native refused", null, true),
+        ("pinned to native, native refused", RedirectStrategy.NativeJump, true),
     };
 
     [Test]
@@ -53,10 +54,10 @@ public class PolicyTests
         int compared = 0, redirected = 0, refused = 0;
         try
         {
-            foreach (var (situation, pin, refusal) in Situations)
+            foreach (var (situation, pin, refuseNative) in Situations)
             {
                 Engine.ForcedStrategy = pin;
-                NativePatching.SimulatedRefusal = refusal;
+                using var os = refuseNative ? FakeOs.RefusingNativePatching() : null;
                 foreach (var (kind, method, replacement) in Targets())
                 {
                     string where = $"{kind}, {situation}: {method.DeclaringType!.Name}.{method.Name}";
@@ -82,7 +83,6 @@ public class PolicyTests
         finally
         {
             Engine.ForcedStrategy = forced;
-            NativePatching.SimulatedRefusal = null;
         }
         Assert.That(compared, Is.EqualTo(Situations.Length * 10));
         Assert.That(redirected, Is.GreaterThan(0));
@@ -102,14 +102,13 @@ public class PolicyTests
                 .And.Contain("pinned to ILDispatch")
                 .And.Contain("Fix: add <Patchable Include=\"Hybrid.Tests.PolicyTests+Unwoven.Negate\" /> to the project that builds Hybrid.Engine.Tests"));
             Engine.ForcedStrategy = RedirectStrategy.NativeJump;
-            NativePatching.SimulatedRefusal = "simulated refusal";
-            e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(method, new Func<int, int>(x => x)))!;
-            Assert.That(e.Message, Does.Contain("Unwoven.Negate").And.Contain("simulated refusal").And.Contain("Fix: unpin it"));
+            using (FakeOs.RefusingNativePatching())
+                e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(method, new Func<int, int>(x => x)))!;
+            Assert.That(e.Message, Does.Contain("Unwoven.Negate").And.Contain("enforces W^X").And.Contain("Fix: unpin it"));
         }
         finally
         {
             Engine.ForcedStrategy = forced;
-            NativePatching.SimulatedRefusal = null;
         }
     }
 }

@@ -185,10 +185,10 @@ public class RealCodeTests
         if (!plan.CanRedirect)
         {
             Assert.That(plan.Summary, Does.Contain("jumps back into its first bytes").And.Contain("Fix:"));
-            int writes = CodeMemory.WriteCount;
+            using var writes = FakeOs.CountingCodeWrites();
             var e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(method, new Func<long, long, int, long>((r, x, n) => -1)))!;
             Assert.That(e.Message, Does.Contain("jumps back into its first bytes").And.Contain("<Patchable"));
-            Assert.That(CodeMemory.WriteCount, Is.EqualTo(writes));
+            Assert.That(writes.Writes, Is.Zero);
             return;
         }
         // This runtime's code for it starts otherwise: then the original must still loop correctly.
@@ -241,24 +241,26 @@ public class RealCodeTests
         int NotInline() => *(ushort*)(method.MethodHandle.Value + 6) & notInline;
         RuntimeHelpers.PrepareMethod(method.MethodHandle);
         Assert.That(NotInline(), Is.Zero);
-        int hooks = HookRegistry.Count, writes = CodeMemory.WriteCount;
+        int hooks = HookRegistry.Count;
         var forced = Engine.ForcedStrategy;
         Engine.ForcedStrategy = RedirectStrategy.NativeJump; // no fallback: the refusal reaches the caller
-        CodeMemory.SimulatedWriteRefusal = "simulated W^X";
+        int written;
         try
         {
+            using var refusing = FakeOs.RefusingCodeWrites(); // an OS whose W^X policy refuses the write itself
+            using var writes = FakeOs.CountingCodeWrites();
             Assert.That(() => Engine.Redirect(method, new Func<int, int>(x => -x)),
-                Throws.InstanceOf<NotSupportedException>().With.Message.Contains("simulated W^X").And.Message.Contains("pinned to NativeJump"));
+                Throws.InstanceOf<NotSupportedException>().With.Message.Contains("enforces W^X").And.Message.Contains("pinned to NativeJump"));
+            written = writes.Writes;
         }
         finally
         {
-            CodeMemory.SimulatedWriteRefusal = null;
             Engine.ForcedStrategy = forced;
         }
         Assert.That(HookRegistry.Count, Is.EqualTo(hooks), "no hook (pages, stub, cell) left registered");
         Assert.That(NotInline(), Is.Zero, "no not-inline flag left set");
         Assert.That(TieringFreeze.IsHeld(method.MethodHandle.Value), Is.False, "tier-up not left held");
-        Assert.That(CodeMemory.WriteCount, Is.EqualTo(writes), "no code written");
+        Assert.That(written, Is.Zero, "no code written");
         Assert.That(Refused.Target(2), Is.EqualTo(83));
         using (Engine.Redirect(method, new Func<int, int>(x => -x)))
         {

@@ -11,6 +11,7 @@ public class WovenGuardTests
     private delegate int SumShape(ReadOnlySpan<int> values); // Func<> cannot take a ref struct before .NET 9
 
     private RedirectStrategy? _forced;
+    private IDisposable? _os;
 
     [SetUp]
     public void Remember() => _forced = Engine.ForcedStrategy;
@@ -19,14 +20,15 @@ public class WovenGuardTests
     public void Restore()
     {
         Engine.ForcedStrategy = _forced;
-        NativePatching.SimulatedRefusal = null;
+        _os?.Dispose();
+        _os = null;
     }
 
     [Test]
     public void PinnedILRedirectsThroughTheGuardWithoutWritingCode()
     {
         Engine.ForcedStrategy = RedirectStrategy.ILDispatch;
-        int writes = CodeMemory.WriteCount;
+        using var writes = FakeOs.CountingCodeWrites();
         using (var r = Engine.Redirect(typeof(Calc).GetMethod(nameof(Calc.Twice))!, typeof(Calc).GetMethod(nameof(Calc.TimesTen))!))
         {
             Assert.That(r.Strategy, Is.EqualTo(RedirectStrategy.ILDispatch));
@@ -34,7 +36,7 @@ public class WovenGuardTests
             Assert.That(r.GetOriginal<Func<int, int>>()(5), Is.EqualTo(10));
         }
         Assert.That(Calc.Twice(5), Is.EqualTo(10));
-        Assert.That(CodeMemory.WriteCount, Is.EqualTo(writes), "the IL path writes no code");
+        Assert.That(writes.Writes, Is.Zero, "the IL path writes no code");
     }
 
     [Test]
@@ -89,28 +91,28 @@ public class WovenGuardTests
     public void FallsBackToTheGuardAutomaticallyWhenNativePatchingIsUnavailable()
     {
         Engine.ForcedStrategy = null;
-        NativePatching.SimulatedRefusal = "this process enforces W^X (simulated)";
-        int writes = CodeMemory.WriteCount;
+        _os = FakeOs.RefusingNativePatching();
+        using var writes = FakeOs.CountingCodeWrites();
         var plan = Engine.Explain(typeof(Calc).GetMethod(nameof(Calc.Thrice))!);
         Assert.That(plan.Strategy, Is.EqualTo(RedirectStrategy.ILDispatch));
-        Assert.That(plan.Summary, Does.Contain("woven IL guard").And.Contain("W^X (simulated)"));
+        Assert.That(plan.Summary, Does.Contain("woven IL guard").And.Contain("enforces W^X").And.Contain("EACCES"));
         using (var r = Engine.Redirect(typeof(Calc).GetMethod(nameof(Calc.Thrice))!, typeof(Calc).GetMethod(nameof(Calc.Minus))!))
         {
             Assert.That(r.Strategy, Is.EqualTo(RedirectStrategy.ILDispatch));
             Assert.That(Calc.Thrice(4), Is.EqualTo(-4));
         }
-        Assert.That(CodeMemory.WriteCount, Is.EqualTo(writes));
+        Assert.That(writes.Writes, Is.Zero);
         var unwoven = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Replacements).GetMethod(nameof(Replacements.Sum))!, new SumShape(_ => 0)))!;
-        Assert.That(unwoven.Message, Does.Contain("W^X (simulated)").And.Contain("not woven").And.Contain("<Patchable Include=\"Hybrid.Tests.Replacements.Sum\" />"));
+        Assert.That(unwoven.Message, Does.Contain("enforces W^X").And.Contain("not woven").And.Contain("<Patchable Include=\"Hybrid.Tests.Replacements.Sum\" />"));
     }
 
     [Test]
     public void PinnedNativeRefusesInsteadOfSwitching()
     {
         Engine.ForcedStrategy = RedirectStrategy.NativeJump;
-        NativePatching.SimulatedRefusal = "simulated refusal";
+        _os = FakeOs.RefusingNativePatching();
         var e = Assert.Throws<NotSupportedException>(() => Engine.Redirect(typeof(Calc).GetMethod(nameof(Calc.Thrice))!, typeof(Calc).GetMethod(nameof(Calc.Minus))!))!;
-        Assert.That(e.Message, Does.Contain("pinned to NativeJump").And.Contain("simulated refusal"));
+        Assert.That(e.Message, Does.Contain("pinned to NativeJump").And.Contain("enforces W^X"));
     }
 
     [Test]

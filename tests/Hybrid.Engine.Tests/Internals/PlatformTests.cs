@@ -29,6 +29,44 @@ public class PlatformTests
         Assert.That(Platform.Memory, OperatingSystem.IsWindows() ? Is.InstanceOf<WindowsMemory>() : Is.InstanceOf<PosixMemory>());
     }
 
+    /// <summary>The fakes the suite relies on (tests/Shared/FakeOs.cs) see what they claim to see.</summary>
+    [Test, NonParallelizable]
+    [Category(Categories.NativeOnly)]
+    public void TheFakeOsCountsAndRefusesThroughTheSeams()
+    {
+        var method = typeof(FakeTarget).GetMethod(nameof(FakeTarget.Sevenfold))!;
+        using (var writes = FakeOs.CountingCodeWrites())
+        {
+            using (Engine.Redirect(method, new Func<int, int>(x => -x)))
+                Assert.That(FakeTarget.Sevenfold(2), Is.EqualTo(-2));
+            Assert.That(writes.Writes, Is.EqualTo(2), "the entry jump and its restore");
+        }
+        var forced = Engine.ForcedStrategy;
+        Engine.ForcedStrategy = RedirectStrategy.NativeJump;
+        try
+        {
+            using (FakeOs.RefusingCodeWrites())
+                Assert.That(() => Engine.Redirect(method, new Func<int, int>(x => -x)), Throws.InstanceOf<NotSupportedException>().With.Message.Contains("enforces W^X"));
+            Assert.That(Os.NativePatching.UnavailableReason, Is.Null, "a write refused while pinned is not remembered");
+            using (FakeOs.RefusingNativePatching())
+                Assert.That(Os.NativePatching.UnavailableReason, Does.Contain("enforces W^X").And.Contain("EACCES"));
+            Assert.That(Os.NativePatching.UnavailableReason, Is.Null, "the real OS is back");
+        }
+        finally
+        {
+            Engine.ForcedStrategy = forced;
+        }
+        using (Engine.Redirect(method, new Func<int, int>(x => x + 1)))
+            Assert.That(FakeTarget.Sevenfold(2), Is.EqualTo(3));
+        Assert.That(FakeTarget.Sevenfold(2), Is.EqualTo(14));
+    }
+
+    public static class FakeTarget
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        public static int Sevenfold(int x) => x * 7;
+    }
+
     private static readonly Regex PlatformQuestion = new(
         @"Host\.Is(Linux|Windows|MacOS|FreeBSD|Mono|CoreClr|NetFramework)\b|RuntimeInformation\.(ProcessArchitecture|IsOSPlatform)|OperatingSystem\.Is\w+\(",
         RegexOptions.Compiled);
