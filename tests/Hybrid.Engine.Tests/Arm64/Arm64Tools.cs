@@ -72,35 +72,98 @@ internal static class Arm64Tools
         }
     }
 
+    /// <summary>
+    /// Runs a tool and returns its exit code and output. Under qemu-user (the arm64 CoreCLR lanes) a forked child can
+    /// deadlock before it execs the tool — qemu's own locks, held by another guest thread at the fork, stay locked in
+    /// the child (seen here: Process.Start blocked for 20 minutes reading its exec-status pipe, the child idle). The
+    /// tool itself is deterministic, so a start that has not returned within <see cref="StartTimeoutMs"/> is undone
+    /// (the stuck copy of this process is killed) and the tool is started again, at most twice, each time logged.
+    /// </summary>
     public static (int ExitCode, string StdOut, string StdErr) Run(string file, IEnumerable<string> args, string? stdin = null, int timeoutMs = 60_000, IDictionary<string, string>? env = null)
     {
-        var psi = new ProcessStartInfo(file)
+        var argList = args.ToList();
+        for (int attempt = 1; ; attempt++)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = stdin != null,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        if (env != null)
-            foreach (var kv in env)
-                psi.Environment[kv.Key] = kv.Value;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (stdin != null)
-        {
-            p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
+            var psi = new ProcessStartInfo(file)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = stdin != null,
+                UseShellExecute = false,
+            };
+            foreach (var a in argList)
+                psi.ArgumentList.Add(a);
+            if (env != null)
+                foreach (var kv in env)
+                    psi.Environment[kv.Key] = kv.Value;
+            var start = System.Threading.Tasks.Task.Run(() => Process.Start(psi)!);
+            if (!start.Wait(StartTimeoutMs))
+            {
+                int killed = KillForksThatNeverExeced();
+                TestContext.Out.WriteLine($"starting {file} did not return within {StartTimeoutMs} ms (attempt {attempt}); killed {killed} forked child(ren) that never exec'd it");
+                if (start.Wait(10_000))
+                    start.Result.Dispose();
+                if (attempt == 3)
+                    Assert.Fail($"{file} {string.Join(" ", argList)} could not be started: the forked child never exec'd it, three times");
+                continue;
+            }
+            using var p = start.Result;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (stdin != null)
+            {
+                p.StandardInput.Write(stdin);
+                p.StandardInput.Close();
+            }
+            if (!p.WaitForExit(timeoutMs))
+            {
+                p.Kill(entireProcessTree: true);
+                Assert.Fail($"{file} {string.Join(" ", argList)} timed out after {timeoutMs} ms");
+            }
+            p.WaitForExit();
+            return (p.ExitCode, stdout.Result, stderr.Result);
         }
-        if (!p.WaitForExit(timeoutMs))
+    }
+
+    private const int StartTimeoutMs = 60_000;
+
+    /// <summary>
+    /// Kills this process's children that still run this program — forks that never exec'd the tool (a tool that did
+    /// exec has its own command line).
+    /// </summary>
+    private static int KillForksThatNeverExeced()
+    {
+        int killed = 0;
+        string? self = Environment.ProcessPath;
+        if (!OperatingSystem.IsLinux() || string.IsNullOrEmpty(self))
+            return 0;
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
         {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(" ", args)} timed out after {timeoutMs} ms");
+            string children;
+            try
+            {
+                children = File.ReadAllText(Path.Combine(task, "children"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            foreach (var pid in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                try
+                {
+                    string cmdline = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+                    if (!cmdline.Contains(self, StringComparison.Ordinal))
+                        continue; // the tool, running
+                    Process.GetProcessById(int.Parse(pid)).Kill();
+                    killed++;
+                }
+                catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+                {
+                }
+            }
         }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        return killed;
     }
 
     /// <summary>Builds the harness once per source revision (tests/arm64/harness.c, static, for qemu-aarch64-static; cached under the test project's obj/).</summary>
