@@ -36,6 +36,17 @@ internal static class Platform
         : s_cpu == Architecture.X64 && Host.IsWindows ? WindowsX64ThreadFence.Instance
         : new NoThreadFence($"no thread fence is implemented for {RuntimeInformation.OSDescription} on {s_cpu}");
 
+    /// <summary>
+    /// Null when this CPU and runtime have a native path at all; otherwise why not. Whether the OS lets code be
+    /// written is <see cref="NativePatching"/>'s probe, through <see cref="Memory"/>.
+    /// </summary>
+    public static string? NoNativePath =>
+        !Host.HasJit ? "this process has no JIT (NativeAOT or an interpreter): there is no run-time code to patch"
+        : s_cpu is not (Architecture.X64 or Architecture.Arm64) ? $"native redirects are implemented for x64 and arm64 only (this process is {s_cpu})"
+        : Host.IsNetFramework ? ".NET Framework's method stubs are not ones Hybrid knows (native redirects cover CoreCLR 8–10 and Mono)"
+        : Host.IsMono && s_cpu == Architecture.X64 ? "native redirects on Mono are implemented for arm64 only (x64 Mono is not verified: its thread-suspension signals and the engine's thread fence have not been tried together)"
+        : null;
+
     /// <summary>Runtime: finding bodies, holding them, keeping callers from inlining them.</summary>
     public static readonly IRuntimeHooks Runtime = Host.IsMono ? MonoVm.MonoRuntime.Instance : CoreClrRuntime.Instance;
 
@@ -44,7 +55,8 @@ internal static class Platform
     /// <summary>OS: allocation near code, protections, guarded reads.</summary>
     public static PlatformMemory Memory => s_memory ??=
         Host.IsWindows ? new WindowsMemory()
-        : Host.IsLinux || Host.IsMacOS || Host.IsFreeBSD ? new PosixMemory()
+        : Host.IsLinux ? new LinuxMemory()
+        : Host.IsMacOS || Host.IsFreeBSD ? new PosixMemory()
         : throw new PlatformNotSupportedException($"Hybrid has no memory layer for {RuntimeInformation.OSDescription}.");
 
     /// <summary>CPU × OS: the JIT filter that holds tier-up (<see cref="TieringFreeze"/>), or why there is none here.</summary>
@@ -53,10 +65,11 @@ internal static class Platform
         unavailable = null;
 #if NET // the netstandard2.0 build (Mono, .NET Framework) holds no tier-up: those runtimes do not tier
         if (s_cpu == Architecture.X64)
-            return new X64JitFilter(s_x64Abi);
+            return new X64JitFilter(s_x64Abi,
+                Host.IsLinux ? LinuxX64TieringWorkerTest.Instance : Host.IsWindows ? WindowsX64TieringWorkerTest.TryCreate() : null);
 #endif
         if (s_cpu == Architecture.Arm64 && Host.IsLinux)
-            return Arm64JitFilter.Instance;
+            return LinuxArm64JitFilter.Instance;
         unavailable = s_cpu == Architecture.Arm64
             ? "holding tier-up on arm64 is implemented for Linux only (its filter tells CoreCLR's tiering thread by the name Linux keeps for it)"
             : $"holding tier-up is implemented for x64 and arm64 only (this process is {s_cpu})";

@@ -50,21 +50,6 @@ internal sealed class WritableCodeMemory : IArm64CodeMemory
     }
 }
 
-/// <summary>
-/// macOS/arm64 MAP_JIT memory: writability is a per-thread switch (<c>pthread_jit_write_protect_np(0)</c> = writable,
-/// <c>(1)</c> = executable), not a page protection, so BeginWrite/EndWrite flip it around each store.
-/// </summary>
-internal sealed class MacJitCodeMemory : IArm64CodeMemory
-{
-    public nint BeginWrite(nint address, int length)
-    {
-        Arm64Native.pthread_jit_write_protect_np(0);
-        return address;
-    }
-
-    public void EndWrite(nint address, int length) => Arm64Native.pthread_jit_write_protect_np(1);
-}
-
 /// <summary>How much the architecture promises about threads that execute the patched code while it changes.</summary>
 internal enum Arm64PatchSafety
 {

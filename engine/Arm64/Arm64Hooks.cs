@@ -21,8 +21,8 @@ internal sealed unsafe class Arm64Hooks : ICpuHooks
     {
         _writer = new Lazy<Arm64CodeWriter>(() =>
         {
-            _flushes = new CountingInstructionCacheFlusher(Arm64InstructionCache.Create(flusher));
-            return new Arm64CodeWriter(_flushes, CodeMemoryFor(macOS, () => Arm64Native.pthread_jit_write_protect_supported_np() != 0));
+            _flushes = new CountingInstructionCacheFlusher(Arm64InstructionCache.Create(flusher, Platform.Memory));
+            return new Arm64CodeWriter(_flushes, CodeMemoryFor(macOS, MacJitCodeMemory.Supported));
         });
     }
 

@@ -1,6 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
+using Hybrid.Os;
 
 namespace Hybrid.Arm64;
 
@@ -115,110 +115,6 @@ internal static class Arm64CacheMaintenanceRoutine
 }
 
 /// <summary>
-/// Linux/arm64 (and any ELF arm64 OS that lets EL0 run DC CVAU / IC IVAU / MRS CTR_EL0, which Linux enables via
-/// SCTLR_EL1.UCI/UCT or emulates when it traps them for errata): runs the engine-emitted routine from an executable
-/// page the engine owns, through an unmanaged function pointer.
-///
-/// Why this and not libgcc's <c>__clear_cache</c> as the primary: the routine needs no C compiler and no particular
-/// shared library on the user's machine (a .NET process is not guaranteed to have libgcc_s loaded or even installed —
-/// musl/Alpine images and self-contained apps often lack it), its exact instruction words are unit-tested
-/// (disassembled with binutils and executed under qemu), and its behaviour does not depend on which libgcc/compiler-rt
-/// version happens to be found. <see cref="LibgccInstructionCacheFlusher"/> remains available as a fallback.
-///
-/// Bootstrapping: the routine's own page is written while mapped read+write and then mprotect()ed read+execute. Linux
-/// performs the I/D synchronisation for a user page when it first becomes executable (arm64 <c>set_pte_at</c> →
-/// <c>__sync_icache_dcache</c>), and the return from the mprotect system call is a context synchronisation event,
-/// so the routine is safe to run before anything has flushed it.
-/// </summary>
-internal sealed unsafe class LinuxInstructionCacheFlusher : IInstructionCacheFlusher, IDisposable
-{
-    private nint _page;
-    private readonly nint _pageSize;
-    private readonly delegate* unmanaged[Cdecl]<nint, nint, void> _routine;
-
-    private LinuxInstructionCacheFlusher(nint page, nint pageSize)
-    {
-        _page = page;
-        _pageSize = pageSize;
-        _routine = (delegate* unmanaged[Cdecl]<nint, nint, void>)page;
-    }
-
-    /// <summary>The address of the installed routine (for diagnostics and tests that run on arm64).</summary>
-    public nint RoutineAddress => _page;
-
-    public static LinuxInstructionCacheFlusher Create()
-    {
-        if (RuntimeInformation.ProcessArchitecture != Architecture.Arm64 || !RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
-            throw new PlatformNotSupportedException("The emitted cache-maintenance routine is arm64 code for Linux.");
-        byte[] code = Arm64CacheMaintenanceRoutine.EmitBytes();
-        nint pageSize = Environment.SystemPageSize;
-        nint page = Arm64Native.mmap(0, pageSize, Arm64Native.PROT_READ | Arm64Native.PROT_WRITE, Arm64Native.MAP_PRIVATE | Arm64Native.MAP_ANONYMOUS_LINUX, -1, 0);
-        if (page == -1 || page == 0)
-            throw new InvalidOperationException($"mmap for the cache-maintenance routine failed (errno {Marshal.GetLastWin32Error()}).");
-        Marshal.Copy(code, 0, page, code.Length);
-        if (Arm64Native.mprotect(page, pageSize, Arm64Native.PROT_READ | Arm64Native.PROT_EXEC) != 0)
-        {
-            int errno = Marshal.GetLastWin32Error();
-            Arm64Native.munmap(page, pageSize);
-            throw new InvalidOperationException($"mprotect(PROT_READ|PROT_EXEC) for the cache-maintenance routine failed (errno {errno}).");
-        }
-        return new LinuxInstructionCacheFlusher(page, pageSize);
-    }
-
-    public void Flush(nint address, nint length)
-    {
-        if (_page == 0)
-            throw new ObjectDisposedException(nameof(LinuxInstructionCacheFlusher));
-        if (length > 0)
-            _routine(address, length);
-    }
-
-    public void Dispose()
-    {
-        // Kept mapped for the process lifetime in normal use; Dispose exists for tests on real arm64 hardware.
-        if (_page != 0)
-        {
-            Arm64Native.munmap(_page, _pageSize);
-            _page = 0;
-        }
-    }
-}
-
-/// <summary>Fallback for Linux: libgcc's <c>__clear_cache(begin, end)</c> from libgcc_s.so.1 (same sequence, end exclusive).</summary>
-internal sealed class LibgccInstructionCacheFlusher : IInstructionCacheFlusher
-{
-    public void Flush(nint address, nint length)
-    {
-        if (length > 0)
-            Arm64Native.__clear_cache(address, address + length);
-    }
-}
-
-/// <summary>
-/// macOS/arm64: <c>sys_icache_invalidate</c> from libSystem (Apple's supported way; it performs the DC/IC/DSB/ISB
-/// sequence for the range). JIT code on macOS lives in MAP_JIT memory whose writability is toggled per thread with
-/// <c>pthread_jit_write_protect_np</c> — that part is <see cref="MacJitCodeMemory"/>.
-/// </summary>
-internal sealed class MacInstructionCacheFlusher : IInstructionCacheFlusher
-{
-    public void Flush(nint address, nint length)
-    {
-        if (length > 0)
-            Arm64Native.sys_icache_invalidate(address, length);
-    }
-}
-
-/// <summary>Windows/arm64: <c>FlushInstructionCache</c> (kernel32), which Windows documents as required after writing code.</summary>
-internal sealed class WindowsInstructionCacheFlusher : IInstructionCacheFlusher
-{
-    public void Flush(nint address, nint length)
-    {
-        if (length > 0 && !Arm64Native.FlushInstructionCache(Arm64Native.CurrentProcess, address, length))
-            throw new InvalidOperationException($"FlushInstructionCache(0x{address:x}, {length}) failed (error {Marshal.GetLastWin32Error()}).");
-    }
-}
-
-/// <summary>
 /// Decorator that records every flush and forwards it. Emulators (qemu) keep I and D coherent, so a missing flush is
 /// invisible there; tests assert on this record instead.
 /// </summary>
@@ -275,7 +171,10 @@ internal enum Arm64FlusherKind
     Windows,
 }
 
-/// <summary>Picks the flusher for the running process.</summary>
+/// <summary>
+/// Picks the flusher for the running process. Each OS's is a file named for it and arm64:
+/// <c>LinuxArm64InstructionCache.cs</c>, <c>MacOsArm64InstructionCache.cs</c>, <c>WindowsArm64InstructionCache.cs</c>.
+/// </summary>
 internal static class Arm64InstructionCache
 {
     /// <summary>Which maintenance an OS gets, decided apart from the OS this runs on (tested everywhere).</summary>
@@ -283,7 +182,7 @@ internal static class Arm64InstructionCache
         windows ? Arm64FlusherKind.Windows : mac ? Arm64FlusherKind.Mac : Arm64FlusherKind.Linux;
 
     /// <summary>The flusher of <paramref name="kind"/> (<see cref="Platform.Cpu"/> picks the kind for this OS).</summary>
-    public static IInstructionCacheFlusher Create(Arm64FlusherKind kind)
+    public static IInstructionCacheFlusher Create(Arm64FlusherKind kind, PlatformMemory memory)
     {
         switch (kind)
         {
@@ -294,30 +193,13 @@ internal static class Arm64InstructionCache
         }
         try
         {
-            return LinuxInstructionCacheFlusher.Create();
+            return LinuxInstructionCacheFlusher.Create(memory);
         }
-        catch (InvalidOperationException) when (LibgccAvailable())
+        catch (InvalidOperationException) when (LibgccInstructionCacheFlusher.Available())
         {
             // mmap/mprotect(PROT_EXEC) refused for our own page (e.g. an SELinux execmem policy): the same
             // sequence from libgcc_s, which is already executable, still works.
             return new LibgccInstructionCacheFlusher();
-        }
-    }
-
-    private static bool LibgccAvailable()
-    {
-        try
-        {
-            Arm64Native.__clear_cache(0, 0); // empty range: loads the library, touches nothing
-            return true;
-        }
-        catch (DllNotFoundException)
-        {
-            return false;
-        }
-        catch (EntryPointNotFoundException)
-        {
-            return false;
         }
     }
 }

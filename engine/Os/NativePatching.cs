@@ -1,6 +1,4 @@
 using System;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Hybrid.Os;
 
@@ -36,15 +34,8 @@ internal static class NativePatching
 
     private static string? Probe(PlatformMemory memory)
     {
-        if (!Compat.Host.HasJit)
-            return "this process has no JIT (NativeAOT or an interpreter): there is no run-time code to patch";
-        var cpu = RuntimeInformation.ProcessArchitecture;
-        if (cpu is not (Architecture.X64 or Architecture.Arm64))
-            return $"native redirects are implemented for x64 and arm64 only (this process is {cpu})";
-        if (Compat.Host.IsNetFramework)
-            return ".NET Framework's method stubs are not ones Hybrid knows (native redirects cover CoreCLR 8–10 and Mono)";
-        if (Compat.Host.IsMono && cpu == Architecture.X64)
-            return "native redirects on Mono are implemented for arm64 only (x64 Mono is not verified: its thread-suspension signals and the engine's thread fence have not been tried together)";
+        if (Platform.NoNativePath is { } missing)
+            return missing;
         nint page = memory.AllocateNear(typeof(NativePatching).TypeHandle.Value, memory.PageSize, int.MaxValue);
         if (page == 0)
             return "no memory could be allocated for a trial protection change";

@@ -27,7 +27,10 @@ internal abstract class PlatformMemory
     /// <summary>Reserves and commits <paramref name="size"/> bytes (read+write) within ±<paramref name="maxDistance"/> of <paramref name="near"/>, or returns 0.</summary>
     public abstract nint AllocateNear(nint near, nint size, long maxDistance);
 
-    /// <summary>Gives back memory from <see cref="AllocateNear"/> that no code can be running in (never used yet).</summary>
+    /// <summary>Reserves and commits <paramref name="size"/> bytes (read+write) anywhere, or returns 0.</summary>
+    public abstract nint Allocate(nint size);
+
+    /// <summary>Gives back memory from <see cref="AllocateNear"/> or <see cref="Allocate"/> that no code can be running in (never used yet).</summary>
     public abstract void Free(nint address, nint size);
 
     /// <summary>Changes the protection of whole pages; returns false (and sets <paramref name="error"/>) when the OS refuses.</summary>

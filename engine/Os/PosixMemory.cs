@@ -1,4 +1,3 @@
-using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -8,12 +7,17 @@ using System.Runtime.InteropServices;
 
 namespace Hybrid.Os;
 
-/// <summary>Linux, macOS and the BSDs: mmap/mprotect from libc; protections read from /proc/self/maps on Linux.</summary>
-internal sealed unsafe class PosixMemory : PlatformMemory
+/// <summary>
+/// macOS and the BSDs, and the base of <see cref="LinuxMemory"/>: mmap/mprotect from libc. Without a map of the
+/// address space to read, allocation near code tries addresses outward from it, 1 MiB apart.
+/// </summary>
+internal unsafe class PosixMemory : PlatformMemory
 {
     private const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-    private static readonly int MapPrivateAnonymous = Host.IsLinux ? 0x02 | 0x20 : 0x02 | 0x1000;
     private static readonly nint MapFailed = -1;
+
+    /// <summary>MAP_PRIVATE | MAP_ANONYMOUS: MAP_ANON is 0x1000 on macOS and the BSDs (Linux overrides).</summary>
+    protected virtual int MapPrivateAnonymous => 0x02 | 0x1000;
 
     [DllImport("libc", SetLastError = true)]
     private static extern nint mmap(nint addr, nint length, int prot, int flags, int fd, nint offset);
@@ -30,6 +34,12 @@ internal sealed unsafe class PosixMemory : PlatformMemory
         ((access & PageAccess.Execute) != 0 ? PROT_EXEC : 0);
 
     public override void Free(nint address, nint size) => munmap(address, size);
+
+    public override nint Allocate(nint size)
+    {
+        nint p = mmap(0, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
+        return p == MapFailed ? 0 : p;
+    }
 
     [DllImport("libc", SetLastError = true)]
     private static extern int pipe(int* fds);
@@ -79,19 +89,6 @@ internal sealed unsafe class PosixMemory : PlatformMemory
 
     public override nint AllocateNear(nint near, nint size, long maxDistance)
     {
-        // The runtime reserves large ranges around its code, so "just try an address nearby" mostly lands in a
-        // reservation and the kernel answers with some far-away address instead. On Linux the free gaps are read from
-        // /proc/self/maps and the one closest to the code is mapped exactly.
-        if (Host.IsLinux)
-        {
-            foreach (long candidate in FreeGapsNearest((long)near, (long)size, maxDistance))
-            {
-                nint p = TryMapAt(candidate, near, size, maxDistance);
-                if (p != 0)
-                    return p;
-            }
-            return 0;
-        }
         long step = 1 << 20;
         long origin = (long)near & ~(step - 1);
         for (long delta = step; delta < maxDistance - size; delta += step)
@@ -107,7 +104,7 @@ internal sealed unsafe class PosixMemory : PlatformMemory
     }
 
     /// <summary>Maps read+write memory at (or, if the kernel prefers, near) <paramref name="candidate"/>; 0 unless it lands in reach.</summary>
-    private static nint TryMapAt(long candidate, nint near, nint size, long maxDistance)
+    protected nint TryMapAt(long candidate, nint near, nint size, long maxDistance)
     {
         nint p = mmap((nint)candidate, size, PROT_READ | PROT_WRITE, MapPrivateAnonymous, -1, 0);
         if (p == MapFailed || p == 0)
@@ -116,39 +113,6 @@ internal sealed unsafe class PosixMemory : PlatformMemory
             return p;
         munmap(p, size);
         return 0;
-    }
-
-    /// <summary>Start addresses of free gaps in this process's address space, nearest to <paramref name="near"/> first.</summary>
-    private List<long> FreeGapsNearest(long near, long size, long maxDistance)
-    {
-        var mapped = new List<(long Lo, long Hi)>();
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            int dash = line.IndexOf('-');
-            int space = line.IndexOf(' ');
-            mapped.Add((long.Parse(line.Substring(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                        long.Parse(line.Substring(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
-        }
-        mapped.Sort();
-        var candidates = new List<(long Distance, long Start)>();
-        long previousEnd = 0x100000; // stay clear of the low guard area
-        foreach (var (lo, hi) in mapped.Append((0x7FFF_FFFF_F000L, long.MaxValue)))
-        {
-            long gapStart = previousEnd, gapEnd = lo;
-            previousEnd = Math.Max(previousEnd, hi);
-            if (gapEnd - gapStart < size)
-                continue;
-            // The place in this gap closest to the code: its top end when the gap lies below, its bottom when above.
-            long start = gapEnd <= near ? gapEnd - size : gapStart >= near ? gapStart : near & ~(long)(PageSize - 1);
-            start &= ~(long)(PageSize - 1);
-            if (start < gapStart)
-                continue;
-            long distance = Math.Max(Math.Abs(start - near), Math.Abs(start + size - near));
-            if (distance < maxDistance)
-                candidates.Add((distance, start));
-        }
-        candidates.Sort();
-        return candidates.ConvertAll(c => c.Start);
     }
 
     public override bool TryProtect(nint address, nint size, PageAccess access, out int error)
@@ -164,22 +128,6 @@ internal sealed unsafe class PosixMemory : PlatformMemory
         return false;
     }
 
-    public override PageAccess Query(nint address)
-    {
-        if (!Host.IsLinux)
-            return PageAccess.ReadExecute; // macOS has no /proc; code pages the engine touches are r-x there.
-        ulong target = (ulong)address;
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            int dash = line.IndexOf('-');
-            int space = line.IndexOf(' ');
-            ulong lo = ulong.Parse(line.Substring(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            ulong hi = ulong.Parse(line.Substring(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            if (target < lo || target >= hi)
-                continue;
-            var perms = line.AsSpan(space + 1, 4);
-            return (perms[0] == 'r' ? PageAccess.Read : 0) | (perms[1] == 'w' ? PageAccess.Write : 0) | (perms[2] == 'x' ? PageAccess.Execute : 0);
-        }
-        throw new InvalidOperationException($"Address 0x{address:x} is not mapped in this process.");
-    }
+    /// <summary>macOS and the BSDs have no /proc to read; the code pages the engine patches are r-x there.</summary>
+    public override PageAccess Query(nint address) => PageAccess.ReadExecute;
 }

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Hybrid.Os;
 
-/// <summary>Windows: VirtualAlloc/VirtualProtect/VirtualQuery. Not exercised by CI (no Windows machine); kept small and literal.</summary>
+/// <summary>Windows: VirtualAlloc/VirtualProtect/VirtualQuery (CI runs it under Wine: the windows-x64 lane).</summary>
 internal sealed unsafe class WindowsMemory : PlatformMemory
 {
     private const uint MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000;
@@ -56,6 +56,8 @@ internal sealed unsafe class WindowsMemory : PlatformMemory
     public override void Free(nint address, nint size) => VirtualFree(address, 0, 0x8000 /* MEM_RELEASE */);
 
     public WindowsMemory() => PageSize = Environment.SystemPageSize;
+
+    public override nint Allocate(nint size) => VirtualAlloc(0, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
 
     public override nint AllocateNear(nint near, nint size, long maxDistance)
     {

@@ -71,6 +71,15 @@ internal static class FakeOs
             return at;
         }
 
+        public override nint Allocate(nint size)
+        {
+            nint at = _real.Allocate(size);
+            if (at != 0)
+                lock (_own)
+                    _own.Add((at, size));
+            return at;
+        }
+
         public override void Free(nint address, nint size) => _real.Free(address, size);
 
         public override bool TryProtect(nint address, nint size, PageAccess access, out int error)

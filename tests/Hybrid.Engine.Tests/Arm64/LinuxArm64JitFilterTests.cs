@@ -10,7 +10,7 @@ namespace Hybrid.Tests.Arm64;
 /// every compile of the engine suite's arm64 lane; HoldTests prove what it is for.)
 /// </summary>
 [TestFixture]
-public class Arm64JitFilterTests
+public class LinuxArm64JitFilterTests
 {
     private const ulong At = 0x0000_0055_0000_0000;
     private const ulong Original = 0x0000_0055_1234_5678;
@@ -18,7 +18,7 @@ public class Arm64JitFilterTests
     private const ulong Recent = 0x0000_0055_bbbb_0000;
 
     private static string[] Listing() =>
-        Objdump.Disassemble(Arm64JitFilter.Build(At, Original, TableCell, Recent, 256, TieringFreeze.NameWord(0), TieringFreeze.NameWord(8)), At)
+        Objdump.Disassemble(LinuxArm64JitFilter.Build(At, Original, TableCell, Recent, 256, TieringFreeze.NameWord(0), TieringFreeze.NameWord(8)), At)
             .Select(l => $"{l.Mnemonic} {l.Operands}".Trim()).ToArray();
 
     [Test]
@@ -84,7 +84,7 @@ public class Arm64JitFilterTests
     [Test]
     public void LiteralPoolHoldsTheJitTheTablesAndTheWorkerName()
     {
-        var bytes = Arm64JitFilter.Build(At, Original, TableCell, Recent, 256, TieringFreeze.NameWord(0), TieringFreeze.NameWord(8));
+        var bytes = LinuxArm64JitFilter.Build(At, Original, TableCell, Recent, 256, TieringFreeze.NameWord(0), TieringFreeze.NameWord(8));
         ulong Literal(int word) => Arm64Instructions.ReadUInt64(bytes, word * 4);
         Assert.That(Literal(50), Is.EqualTo(Original));
         Assert.That(System.Text.Encoding.ASCII.GetString(bytes, 52 * 4, 15), Is.EqualTo(".NET Tiered Com"));

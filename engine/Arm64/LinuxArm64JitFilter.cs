@@ -23,9 +23,9 @@ namespace Hybrid.Arm64;
 /// stored before its MethodDesc is released with STLR.
 /// </para>
 /// </summary>
-internal sealed class Arm64JitFilter : IJitFilter
+internal sealed class LinuxArm64JitFilter : IJitFilter
 {
-    public static readonly Arm64JitFilter Instance = new();
+    public static readonly LinuxArm64JitFilter Instance = new();
 
     byte[] IJitFilter.Build(ulong at, ulong original, JitFilterTables tables) =>
         Build(at, original, (ulong)tables.TableCell, (ulong)tables.Recent, tables.RecentSize, tables.WorkerName0, tables.WorkerName1);
