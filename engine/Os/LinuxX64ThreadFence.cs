@@ -44,8 +44,11 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
 
     void IThreadFence.RemoveFixups((nint From, nint To)[] fixups) => RemoveFixups(fixups);
 
+    FenceCounts IThreadFence.Counts =>
+        new(s_fences, s_threadsSignalled, s_threadsParked, s_state == null ? 0 : Volatile.Read(ref *(long*)(s_state + Moved)));
+
     // Shared state, one page: counters read by the handler and the routine, then the fixup table.
-    private const int Generation = 0, Arrived = 8, Departed = 16, Released = 24, Table = 32, Timeout = 40;
+    private const int Generation = 0, Arrived = 8, Departed = 16, Released = 24, Table = 32, Timeout = 40, Moved = 56;
     // Fixup tables are published copy-on-write into a ring, so the routine never waits for parked threads to finish
     // reading one (waiting for them to be scheduled again cost ~20 ms a fence with 8 busy threads on 2 cores).
     // A table that outgrows its slot moves to a new, larger ring; the old ring stays mapped, since a thread parked
@@ -76,8 +79,8 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
     private static string? s_unavailable;
     private static bool s_initialized;
 
-    /// <summary>Installs that went through the fence, and the threads signalled and parked for them (for tests and diagnostics).</summary>
-    public static long Fences, ThreadsParked, ThreadsSignalled;
+    // Writes that went through the fence, and the threads signalled and parked for them (Counts; the handler counts moves).
+    private static long s_fences, s_threadsParked, s_threadsSignalled;
 
     public static string? UnavailableReason
     {
@@ -136,9 +139,9 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
                     WaitLimit = 500,
                 };
                 s_routine(&args);
-                Fences++;
-                ThreadsParked += args.OutArrived;
-                ThreadsSignalled += args.OutSent;
+                s_fences++;
+                s_threadsParked += args.OutArrived;
+                s_threadsSignalled += args.OutSent;
                 error = args.OutProtectResult < 0 ? (int)-args.OutProtectResult : 0;
                 if (error != 0)
                     RemoveFixups(fixups);
@@ -179,8 +182,8 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
         long bytes = s_tableBytes;
         while (bytes < needed)
             bytes *= 2;
-        nint ring = mmap(0, (nint)(bytes * TableRing), 3, 0x22, -1, 0);
-        if (ring == -1)
+        nint ring = Platform.Memory.Allocate((nint)(bytes * TableRing));
+        if (ring == 0)
             throw new NotSupportedException($"No memory for the thread fence's table of {pairs} covered instruction boundaries (errno {Marshal.GetLastWin32Error()}).");
         s_tables = (byte*)ring;
         s_tableBytes = (int)bytes;
@@ -315,12 +318,6 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
     [DllImport("libc", EntryPoint = "sigaction", SetLastError = true)]
     private static extern int sigaction(int signal, byte* action, byte* old);
 
-    [DllImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static extern nint mmap(nint addr, nint length, int prot, int flags, int fd, nint offset);
-
-    [DllImport("libc", EntryPoint = "mprotect", SetLastError = true)]
-    private static extern int mprotect(nint addr, nint length, int prot);
-
     private static int ToProt(PageAccess access) =>
         ((access & PageAccess.Read) != 0 ? 1 : 0) | ((access & PageAccess.Write) != 0 ? 2 : 0) | ((access & PageAccess.Execute) != 0 ? 4 : 0);
 
@@ -345,16 +342,17 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
             s_unavailable = "no free real-time signal for the thread fence";
             return;
         }
-        nint state = mmap(0, 4096, 3, 0x22, -1, 0);
-        nint code = mmap(0, 4096, 3, 0x22, -1, 0);
-        if (state == -1 || code == -1)
+        var memory = Platform.Memory;
+        nint state = memory.Allocate(4096);
+        nint code = memory.Allocate(4096);
+        if (state == 0 || code == 0)
         {
             s_unavailable = "could not allocate the thread fence's pages";
             return;
         }
         s_state = (byte*)state;
-        s_tables = (byte*)mmap(0, s_tableBytes * TableRing, 3, 0x22, -1, 0);
-        if ((nint)s_tables == -1)
+        s_tables = (byte*)memory.Allocate(s_tableBytes * TableRing);
+        if (s_tables == null)
         {
             s_unavailable = "could not allocate the thread fence's tables";
             return;
@@ -366,9 +364,9 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
         var routineBytes = Assemble(BuildRoutine((ulong)state), routine);
         handlerBytes.CopyTo(new Span<byte>((void*)code, 1024));
         routineBytes.CopyTo(new Span<byte>((void*)(code + 1024), 3072));
-        if (mprotect(code, 4096, 5) != 0)
+        if (!memory.TryProtect(code, 4096, PageAccess.ReadExecute, out int error))
         {
-            s_unavailable = $"could not make the thread fence's code executable (errno {Marshal.GetLastWin32Error()})";
+            s_unavailable = $"could not make the thread fence's code executable (errno {error})";
             return;
         }
         var action = stackalloc byte[152];
@@ -435,6 +433,7 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
         a.jne(next);
         a.mov(rax, __qword_ptr[r9 + 8]);
         a.mov(__qword_ptr[rbx + UcontextRip], rax);
+        a.@lock.inc(__qword_ptr[r12 + Moved]);
         a.jmp(done);
         a.Label(ref next);
         a.add(r9, 16);

@@ -21,6 +21,32 @@ internal interface IThreadFence
 
     /// <summary>The jump covering <paramref name="fixups"/> is gone (a fence that keeps a table of them forgets them).</summary>
     void RemoveFixups((nint From, nint To)[] fixups);
+
+    /// <summary>What this fence has done in this process so far (diagnostics; the stress test checks threads really were stopped).</summary>
+    FenceCounts Counts { get; }
+}
+
+/// <summary>A snapshot of a fence's work: writes, threads asked to stop, threads stopped, and threads moved off an overwritten instruction.</summary>
+internal readonly struct FenceCounts
+{
+    public FenceCounts(long fences, long threadsAsked, long threadsStopped, long threadsMoved)
+    {
+        Fences = fences;
+        ThreadsAsked = threadsAsked;
+        ThreadsStopped = threadsStopped;
+        ThreadsMoved = threadsMoved;
+    }
+
+    public long Fences { get; }
+
+    public long ThreadsAsked { get; }
+
+    public long ThreadsStopped { get; }
+
+    public long ThreadsMoved { get; }
+
+    public override string ToString() =>
+        $"{Fences} fenced writes; {ThreadsStopped} threads stopped of {ThreadsAsked} asked; {ThreadsMoved} moved to the trampoline";
 }
 
 /// <summary>
@@ -39,6 +65,8 @@ internal sealed class OneWordEntryWrites : IThreadFence
     public void RemoveFixups((nint From, nint To)[] fixups)
     {
     }
+
+    public FenceCounts Counts => default;
 }
 
 /// <summary>A platform with multi-instruction entry patches and no fence implemented: writes go unguarded, Explain warns.</summary>
@@ -54,6 +82,8 @@ internal sealed class NoThreadFence : IThreadFence
     public void RemoveFixups((nint From, nint To)[] fixups)
     {
     }
+
+    public FenceCounts Counts => default;
 }
 
 /// <summary>Helpers the fences share.</summary>

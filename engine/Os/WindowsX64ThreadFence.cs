@@ -43,6 +43,9 @@ internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
         // Threads are moved while suspended, inside the fence: there is no table to keep.
     }
 
+    // Every other thread is suspended: asked and stopped are the same count.
+    FenceCounts IThreadFence.Counts => new(s_fences, s_threadsSuspended, s_threadsSuspended, s_threadsMoved);
+
     private const uint ThreadAccess = 0x0002 /* SUSPEND_RESUME */ | 0x0008 /* GET_CONTEXT */ | 0x0010 /* SET_CONTEXT */ | 0x0040 /* QUERY_INFORMATION */;
     private const uint ContextControl = 0x00100001; // CONTEXT_AMD64 | CONTEXT_CONTROL: Rip, Rsp, SegCs, EFlags
     private const int ContextSize = 1232, ContextFlagsOffset = 0x30, RipOffset = 0xF8;
@@ -63,8 +66,8 @@ internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
     private static delegate* unmanaged[SuppressGCTransition]<uint> s_getLastError;
     private static delegate* unmanaged<uint> s_getCurrentThreadId, s_getCurrentProcessId;
 
-    /// <summary>Fences written, and threads suspended and moved by them (for tests and diagnostics).</summary>
-    public static long Fences, ThreadsSuspended, ThreadsMoved;
+    // Fences written, and threads suspended and moved by them (Counts).
+    private static long s_fences, s_threadsSuspended, s_threadsMoved;
 
     public static string? UnavailableReason
     {
@@ -108,9 +111,9 @@ internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
             try
             {
                 var result = Section(handleArray, count, contexts, from, to, fixups.Length, first, words, values, address, bytes.Length);
-                Fences++;
-                ThreadsSuspended += result.Suspended;
-                ThreadsMoved += result.Moved;
+                s_fences++;
+                s_threadsSuspended += result.Suspended;
+                s_threadsMoved += result.Moved;
                 error = (int)result.Error;
                 return error == 0;
             }
@@ -260,8 +263,8 @@ internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
 internal sealed class WindowsX64ThreadFence : IThreadFence
 {
     public static readonly WindowsX64ThreadFence Instance = new();
-    public static long Fences, ThreadsSuspended, ThreadsMoved;
     public string? UnavailableReason => "the Windows thread fence needs the net8.0 build of Hybrid";
+    public FenceCounts Counts => default;
     public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         throw new InvalidOperationException(UnavailableReason);
     public void RemoveFixups((nint From, nint To)[] fixups)

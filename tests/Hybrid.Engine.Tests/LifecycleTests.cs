@@ -242,7 +242,8 @@ public class LifecycleTests
         int cycles = IsWine ? 300 : 10_000;
         for (int i = 0; i < cycles; i++)
             Engine.Redirect(thrice, plus).Dispose();
-        TestContext.Out.WriteLine($"{cycles} install/dispose cycles in {clock.ElapsedMilliseconds} ms; threads parked by the fence so far: {Hybrid.Os.LinuxX64ThreadFence.ThreadsParked} of {Hybrid.Os.LinuxX64ThreadFence.ThreadsSignalled} signalled (Linux), {Hybrid.Os.WindowsX64ThreadFence.ThreadsSuspended} suspended and {Hybrid.Os.WindowsX64ThreadFence.ThreadsMoved} moved (Windows)");
+        var fence = Hybrid.Platform.Fence;
+        TestContext.Out.WriteLine($"{cycles} install/dispose cycles in {clock.ElapsedMilliseconds} ms; {fence.GetType().Name} so far: {fence.Counts}");
         stop.Cancel();
         callers.ForEach(t => t.Join());
         Assert.That(wrong, Is.Zero);
@@ -251,14 +252,11 @@ public class LifecycleTests
         // where jumps are written at all: the IL guard writes no code.
         if (Categories.ExpectedStrategy != RedirectStrategy.NativeJump)
             return;
-        if (Hybrid.Platform.Fence is Hybrid.Os.LinuxX64ThreadFence)
-            Assert.That(Hybrid.Os.LinuxX64ThreadFence.ThreadsParked, Is.GreaterThan(0));
-        if (Hybrid.Platform.Fence is Hybrid.Os.WindowsX64ThreadFence)
-        {
-            Assert.That(Hybrid.Os.WindowsX64ThreadFence.ThreadsSuspended, Is.GreaterThan(0));
-            if (IsWine)
-                Assert.That(Hybrid.Os.WindowsX64ThreadFence.ThreadsMoved, Is.GreaterThan(0), "threads stopped on an overwritten instruction were moved to the trampoline");
-        }
+        if (fence is Hybrid.Os.LinuxX64ThreadFence or Hybrid.Os.WindowsX64ThreadFence)
+            Assert.That(fence.Counts.ThreadsStopped, Is.GreaterThan(0));
+        // And moved some off the overwritten instructions: 1,441 of 101,875 parks on Linux here (2 cores), hundreds under Wine.
+        if (fence is Hybrid.Os.LinuxX64ThreadFence || IsWine)
+            Assert.That(fence.Counts.ThreadsMoved, Is.GreaterThan(0), "threads stopped on an overwritten instruction were moved to the trampoline");
         TestContext.Out.WriteLine($"{calls:N0} concurrent calls during {cycles} install/dispose pairs");
     }
 

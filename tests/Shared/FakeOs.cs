@@ -121,6 +121,8 @@ internal static class FakeOs
         public void RemoveFixups((nint From, nint To)[] fixups)
         {
         }
+
+        public FenceCounts Counts => default;
     }
 
     private sealed class CountingFence : IThreadFence
@@ -141,6 +143,8 @@ internal static class FakeOs
         }
 
         public void RemoveFixups((nint From, nint To)[] fixups) => _real.RemoveFixups(fixups);
+
+        public FenceCounts Counts => _real.Counts;
     }
 
     private sealed class CountingCpu : ICpuHooks
