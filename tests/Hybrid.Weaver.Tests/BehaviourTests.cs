@@ -7,7 +7,7 @@ using System.Reflection;
 using System.Threading.Tasks;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 /// <summary>
 /// Weaves the whole fixture assembly once, loads it into a collectible context and checks, per method kind, that

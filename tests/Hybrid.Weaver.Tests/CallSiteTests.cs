@@ -9,7 +9,7 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 /// <summary>
 /// Call-site guards: framework methods have no body the weaver could guard, so the calls to them from the woven

@@ -4,7 +4,7 @@ using Hybrid.Weaving;
 using Hybrid.Weaving.Cli;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 [TestFixture]
 public sealed class CliTests

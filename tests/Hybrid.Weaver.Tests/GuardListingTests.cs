@@ -7,7 +7,7 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 /// <summary>
 /// docs/weaver.md ("What a woven method looks like") shows <c>Statics.Add</c> before and after weaving. The guard in

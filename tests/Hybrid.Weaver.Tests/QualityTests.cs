@@ -8,7 +8,7 @@ using Mono.Cecil;
 using Mono.Cecil.Cil;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 [TestFixture]
 public sealed class QualityTests

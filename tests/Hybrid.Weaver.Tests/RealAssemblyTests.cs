@@ -4,7 +4,7 @@ using System.Linq;
 using System.Reflection;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 /// <summary>
 /// Weaves every method of the real NuGet assemblies Iced.dll and Mono.Cecil.dll, then runs the same deterministic

@@ -2,7 +2,7 @@ using System.Linq;
 using Hybrid.Weaving;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 [TestFixture]
 public sealed class SelectorTests

@@ -11,7 +11,7 @@ using System.Security.Cryptography;
 using Hybrid.Weaving;
 using NUnit.Framework;
 
-namespace Hybrid.Weaver.Tests;
+namespace Hybrid.Weaving.Tests;
 
 /// <summary>Scratch directory per test, deleted afterwards.</summary>
 internal sealed class TempDir : IDisposable
