@@ -196,16 +196,19 @@ lane_fody() {
   new_pair "$d" Shop Shop.Tests
   cp "$scenarios/patchable/PriceList.cs" Shop/
   cp "$scenarios/patchable/CartTests.cs" Shop.Tests/
+  cp "$scenarios/fody/Receipt.cs" Shop/
+  cp "$scenarios/fody/ReceiptTests.cs" Shop.Tests/
   run "$d/add1.log" dotnet add Shop/Shop.csproj package Hybrid.Fody --version $version
   run "$d/add2.log" dotnet add Shop.Tests/Shop.Tests.csproj package Hybrid --version $version
   cp "$scenarios/fody/FodyWeavers.xml" Shop/
 
   log "fody: first build"
   build "$d/build1.log" Shop.Tests/Shop.Tests.csproj
-  expect_log "$d/build1.log" 'Hybrid: wove 4 method\(s\) in Shop\.dll' "Fody add-in wove Shop.dll (PriceOf + Cart.* = 4 methods)"
+  expect_log "$d/build1.log" 'Hybrid: wove 4 method\(s\) and 1 call site\(s\) in Shop\.dll' \
+    "Fody add-in wove Shop.dll (PriceOf + Cart.* = 4 methods, and Receipt.Stamp's call of DateTime.UtcNow)"
   log "fody: dotnet test"
   run "$d/test.log" dotnet test Shop.Tests/Shop.Tests.csproj -nodeReuse:false -tl:off -v:n --logger "console;verbosity=normal"
-  expect_log "$d/test.log" 'Passed!? *[:-] *Failed: *0, Passed: *2|Total tests: 2' "dotnet test: 2 tests passed"
+  expect_log "$d/test.log" 'Passed!? *[:-] *Failed: *0, Passed: *3|Total tests: 3' "dotnet test: 3 tests passed (the faked clock included)"
   log "fody: second build (no change)"
   build "$d/build2.log" Shop.Tests/Shop.Tests.csproj
   refuse_log "$d/build2.log" 'Hybrid: wove' "no-change rebuild: weaving skipped"

@@ -35,52 +35,60 @@ public sealed class ModuleWeaver : BaseModuleWeaver
             return;
         }
         bool strict = string.Equals(Config.Attribute("TreatUnmatchedSelectorsAsErrors")?.Value, "true", StringComparison.OrdinalIgnoreCase);
+        var log = new DiagnosticLog(new WeaverOptions { Diagnostic = d => Write(d, strict) }, AssemblyFilePath,
+            strict ? null : new[] { DiagnosticCodes.SelectorMatchedNothing });
 
         var selectors = new List<Selector>();
         foreach (var text in texts)
         {
             var selector = Selector.Parse(text, out var error);
             if (error != null)
-                WriteError($"{DiagnosticCodes.InvalidSelector}: invalid selector '{text}' in FodyWeavers.xml: {error}");
+                log.Report(DiagnosticCodes.InvalidSelector, DiagnosticSeverity.Error, $"invalid selector '{text}' in FodyWeavers.xml: {error}", member: text);
             else
                 selectors.Add(selector);
         }
-        if (ModuleDefinition.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == Hybrid.Weaving.ModuleWeaver.GuardAttributeNamespace
-                                                                && a.AttributeType.Name == Hybrid.Weaving.ModuleWeaver.WovenAttributeName))
+        if (log.HasErrors)
+            return;
+        if (ModuleWeaving.IsWoven(ModuleDefinition))
         {
             WriteInfo($"Hybrid: {label} is already woven; nothing to do");
             return;
         }
 
-        var explicitly = new HashSet<MethodDefinition>();
-        var selected = new MethodSelection(ModuleDefinition).Select(selectors, explicitly, (selector, hint) =>
+        // The weaver's own in-memory step (methods, then call sites of other assemblies' methods); Fody writes.
+        var weaving = new ModuleWeaving(ModuleDefinition, AssemblyFilePath, log);
+        if (!weaving.Run(selectors))
+            return;
+        if (!weaving.WovenAnything)
         {
-            var message = $"{DiagnosticCodes.SelectorMatchedNothing}: selector '{selector.Text}' matched no method in {label}; {hint}";
-            if (strict)
-                WriteError(message);
-            else
-                WriteWarning(message + ". Fix the selector or remove it (TreatUnmatchedSelectorsAsErrors=\"true\" makes this an error)");
-        });
-
-        var weaver = new Hybrid.Weaving.ModuleWeaver(ModuleDefinition);
-        int woven = 0, skipped = 0;
-        // Metadata order keeps guard numbering, and therefore the output, deterministic (as in the MSBuild task).
-        foreach (var method in ModuleDefinition.GetTypes().ToList().SelectMany(t => t.Methods.ToList()).Where(selected.Contains).ToList())
-        {
-            var why = weaver.WhyNot(method, out var code, out var split);
-            if (why != null)
-            {
-                skipped++;
-                if (explicitly.Contains(method))
-                    WriteWarning($"{code}: skipped {method.FullName}: {why}");
-                continue;
-            }
-            weaver.Weave(method, split);
-            woven++;
+            WriteInfo($"Hybrid: nothing was woven in {label}; it is not marked woven");
+            return;
         }
-        weaver.MarkAssembly(Weaver.Version);
-        WriteMessage($"Hybrid: wove {woven} method(s){(skipped > 0 ? $", {skipped} skipped" : "")} in {label} in {clock.ElapsedMilliseconds} ms",
+        weaving.Mark();
+        int callSites = weaving.CallSites?.Count ?? 0;
+        WriteMessage($"Hybrid: wove {weaving.Woven.Count} method(s){(callSites > 0 ? $" and {callSites} call site(s)" : "")}"
+            + $"{(weaving.Skipped.Count > 0 ? $", {weaving.Skipped.Count} skipped" : "")} in {label} in {clock.ElapsedMilliseconds} ms",
             MessageImportance.High);
+    }
+
+    /// <summary>A weaver diagnostic as Fody's error, warning or info, prefixed with its code.</summary>
+    private void Write(WeaverDiagnostic d, bool strict)
+    {
+        var text = $"{d.Code}: {d.Message}";
+        switch (d.Severity)
+        {
+            case DiagnosticSeverity.Error:
+                WriteError(text);
+                break;
+            case DiagnosticSeverity.Warning:
+                WriteWarning(d.Code == DiagnosticCodes.SelectorMatchedNothing && !strict
+                    ? text + ". Fix the selector or remove it (TreatUnmatchedSelectorsAsErrors=\"true\" makes this an error)"
+                    : text);
+                break;
+            default:
+                WriteInfo(text);
+                break;
+        }
     }
 
     /// <inheritdoc />

@@ -17,14 +17,14 @@ internal sealed class CallSiteWeaver
     internal const string CallSitesAttributeName = "HybridCallSitesAttribute";
 
     private readonly ModuleDefinition _module;
-    private readonly ModuleWeaver _weaver;
+    private readonly ContractWriter _weaver;
     private readonly Dictionary<string, CallTarget> _selected;
     private readonly Dictionary<string, (CallTarget Target, string Reason, string FirstCaller, int Count)> _leftAlone =
         new Dictionary<string, (CallTarget, string, string, int)>(StringComparer.Ordinal);
     private readonly List<string> _leftAloneOrder = new List<string>();
     private readonly CallSiteWrappers _wrappers;
 
-    public CallSiteWeaver(ModuleDefinition module, ModuleWeaver weaver, IEnumerable<CallTarget> targets)
+    public CallSiteWeaver(ModuleDefinition module, ContractWriter weaver, IEnumerable<CallTarget> targets)
     {
         _module = module;
         _weaver = weaver;

@@ -15,14 +15,14 @@ namespace Hybrid.Weaving;
 internal sealed class CallSiteWrappers
 {
     private readonly ModuleDefinition _module;
-    private readonly ModuleWeaver _weaver;
+    private readonly ContractWriter _weaver;
     private readonly Dictionary<string, CallSiteWrapper> _wrappers = new Dictionary<string, CallSiteWrapper>(StringComparer.Ordinal);
     private readonly List<CallSiteWrapper> _order = new List<CallSiteWrapper>();
     private Dictionary<string, TypeReference>? _typeReferences;
     private TypeDefinition? _holder;
     private MethodReference? _attributeCtor;
 
-    public CallSiteWrappers(ModuleDefinition module, ModuleWeaver weaver)
+    public CallSiteWrappers(ModuleDefinition module, ContractWriter weaver)
     {
         _module = module;
         _weaver = weaver;

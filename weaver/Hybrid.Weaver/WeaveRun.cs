@@ -149,7 +149,7 @@ internal sealed class WeaveRun
             _log.Report(DiagnosticCodes.UnsupportedAssembly, DiagnosticSeverity.Error, "the input references no assemblies (it is a core library); core libraries cannot be woven");
             return Finish();
         }
-        if (module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == ModuleWeaver.GuardAttributeNamespace && a.AttributeType.Name == ModuleWeaver.WovenAttributeName))
+        if (ModuleWeaving.IsWoven(module))
         {
             _log.Report(DiagnosticCodes.AlreadyWoven, DiagnosticSeverity.Info,
                 "already woven: nothing to do (to change the selection, weave the original, un-woven assembly)");
@@ -164,68 +164,14 @@ internal sealed class WeaveRun
         if (_log.HasErrors)
             return Finish();
 
-        var selection = new MethodSelection(module);
-        var explicitly = new HashSet<MethodDefinition>();
-        var unmatched = new List<Selector>();
-        var selected = selection.Select(selectors, explicitly, unmatched);
-        var callTargets = new List<CallTarget>();
-        var explicitTargets = new Dictionary<string, string>(StringComparer.Ordinal); // target key -> selector that named it
-        if (unmatched.Count > 0)
-            new CallTargetSelection(_input, _log).Select(module, selection, unmatched, callTargets, explicitTargets);
-        if (_log.HasErrors)
+        var weaving = new ModuleWeaving(module, _input, _log);
+        bool ok = weaving.Run(selectors, beforeWeaving: () => _checks.RemoveSignatureIfNoKey(module));
+        _woven.AddRange(weaving.Woven);
+        _skipped.AddRange(weaving.Skipped);
+        _callSites = weaving.CallSites;
+        if (!ok)
             return Finish();
-
-        _checks.RemoveSignatureIfNoKey(module);
-        var weaver = new ModuleWeaver(module);
-        // Metadata order keeps guard numbering, and therefore the output bytes, deterministic.
-        var ordered = module.GetTypes().ToList().SelectMany(t => t.Methods.ToList()).Where(selected.Contains).ToList();
-        foreach (var m in ordered)
-        {
-            var why = weaver.WhyNot(m, out var code, out var split);
-            if (why != null)
-            {
-                _skipped.Add(new SkippedMethod(m.FullName, code, why));
-                if (explicitly.Contains(m))
-                    _log.Report(code, DiagnosticSeverity.Warning, "skipped " + m.FullName + ": " + why, member: m.FullName);
-                continue;
-            }
-            try
-            {
-                _woven.Add(weaver.Weave(m, split));
-            }
-            catch (Exception e) when (!(e is AssemblyResolutionException))
-            {
-                _log.Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
-                    "internal error while weaving " + m.FullName + ": " + e + " - please report this; exclude the method from the selection to work around it", member: m.FullName);
-                return Finish();
-            }
-        }
-        if (callTargets.Count > 0)
-        {
-            // After method weaving, so the Original copies' call sites are redirected too.
-            var callSiteWeaver = new CallSiteWeaver(module, weaver, callTargets);
-            try
-            {
-                callSiteWeaver.Run();
-            }
-            catch (Exception e) when (!(e is AssemblyResolutionException))
-            {
-                _log.Report(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
-                    "internal error while redirecting call sites: " + e + " - please report this; exclude the framework method from the selection to work around it");
-                return Finish();
-            }
-            _callSites = callSiteWeaver.Woven;
-            foreach (var (target, reason, caller, count) in callSiteWeaver.LeftAlone)
-            {
-                var more = count > 1 ? " and " + (count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more call site(s)" : "";
-                _skipped.Add(new SkippedMethod(target.Display + " called from " + caller + more, DiagnosticCodes.SkipCallSite, reason));
-                if (explicitTargets.TryGetValue(target.Key, out var selectorText))
-                    _log.Report(DiagnosticCodes.SkipCallSite, DiagnosticSeverity.Warning,
-                        "left " + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + " call site(s) of " + target.Display + " alone (first in " + caller + "): " + reason,
-                        member: selectorText);
-            }
-        }
-        if (_woven.Count == 0 && (_callSites == null || _callSites.Count == 0))
+        if (!weaving.WovenAnything)
         {
             // Writing would change nothing but the woven mark, and the mark makes every later run answer
             // "already woven" - also one whose selectors would weave something.
@@ -233,7 +179,7 @@ internal sealed class WeaveRun
                 "nothing was woven: the assembly is left as it was and not marked woven, so a later run with other selectors can weave it");
             return !PathsEqual(_input, _output) ? CopyUnchanged(pdb) : Finish();
         }
-        weaver.MarkAssembly(Weaver.Version);
+        weaving.Mark();
         return Write(module, symbols, pdbPath);
     }
 

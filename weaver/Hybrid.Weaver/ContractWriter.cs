@@ -10,11 +10,10 @@ namespace Hybrid.Weaving;
 /// <summary>
 /// Applies the woven-assembly contract (docs/weaver.md) to individual methods of one module: numbers each method's
 /// guard and Original copy, has <see cref="MethodGuardBuilder"/>, <see cref="OriginalBodyCopier"/> and
-/// <see cref="GuardInjector"/> do their parts, and injects the contract's attributes. The Fody add-in compiles these
-/// sources and drives this class directly (msbuild/Hybrid.Fody/ModuleWeaver.cs), so its name and its
-/// <see cref="WhyNot"/>, <see cref="Weave"/> and <see cref="MarkAssembly"/> stay as they are.
+/// <see cref="GuardInjector"/> do their parts, and injects the contract's attributes. <see cref="ModuleWeaving"/>
+/// drives it, for the weaver's own runs and for the Fody add-in alike.
 /// </summary>
-internal sealed class ModuleWeaver
+internal sealed class ContractWriter
 {
     internal const string GuardAttributeNamespace = "Hybrid.Woven";
     internal const string GuardAttributeName = "HybridGuardAttribute";
@@ -38,7 +37,11 @@ internal sealed class ModuleWeaver
     internal TypeReference MulticastDelegate => _multicastDelegate;
     internal MethodReference CompilerGeneratedCtor => _compilerGeneratedCtor;
 
-    public ModuleWeaver(ModuleDefinition module)
+    /// <summary>True when <paramref name="module"/>'s assembly carries the woven mark (<see cref="MarkAssembly"/>).</summary>
+    public static bool IsWoven(ModuleDefinition module) =>
+        module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == GuardAttributeNamespace && a.AttributeType.Name == WovenAttributeName);
+
+    public ContractWriter(ModuleDefinition module)
     {
         _module = module;
         _hasSymbols = module.HasSymbols;
