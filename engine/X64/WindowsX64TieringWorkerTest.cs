@@ -13,7 +13,9 @@ internal sealed class WindowsX64TieringWorkerTest : IX64TieringWorkerTest
 {
     private readonly nint _getThreadDescription, _localFree;
 
-    private WindowsX64TieringWorkerTest(nint getThreadDescription, nint localFree)
+    /// <param name="getThreadDescription">kernel32's GetThreadDescription.</param>
+    /// <param name="localFree">kernel32's LocalFree (the description is allocated by the callee).</param>
+    internal WindowsX64TieringWorkerTest(nint getThreadDescription, nint localFree)
     {
         _getThreadDescription = getThreadDescription;
         _localFree = localFree;

@@ -13,7 +13,8 @@ namespace Hybrid.Tests;
 internal sealed record X64ObjdumpLine(ulong Address, string Mnemonic, string Operands, ulong? Target, string Text);
 
 /// <summary>
-/// x64 machine code read by binutils' objdump: the engine encodes with Iced, so its output is checked by a disassembler
+/// x64 machine code read by binutils' objdump (one line per instruction: --insn-width=16, or a long instruction's
+/// bytes wrap onto a line of their own): the engine encodes with Iced, so its output is checked by a disassembler
 /// of another project. Linux lanes only (objdump is not on the Windows lane; there the Iced checks stand alone); when
 /// CI=true a missing objdump fails, as for the arm64 tools.
 /// </summary>
@@ -32,7 +33,7 @@ internal static class X64Objdump
         File.WriteAllBytes(file, bytes);
         try
         {
-            var (code, stdout, stderr) = Arm64Tools.Run(tool, new[] { "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel", $"--adjust-vma=0x{vma:x}", file });
+            var (code, stdout, stderr) = Arm64Tools.Run(tool, new[] { "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel", "--insn-width=16", $"--adjust-vma=0x{vma:x}", file });
             Assert.That(code, Is.EqualTo(0), stderr);
             var lines = new List<X64ObjdumpLine>();
             foreach (var raw in stdout.Split('\n'))
