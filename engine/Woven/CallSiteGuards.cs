@@ -34,13 +34,32 @@ internal static class CallSiteGuards
         int generation = Volatile.Read(ref s_generation);
         if (s_slots.TryGetValue(method, out var known) && known.Generation == generation)
             return known.Slots;
-        var found = Find(method);
+        // Most methods have no call-site guard anywhere: the names index answers that without building the method's
+        // canonical signature or visiting every loaded assembly (a first redirect paid ~20 µs for it).
+        var found = GuardedNames(generation).Contains(method.Name) ? Find(method) : new List<FieldInfo>();
         s_slots[method] = (generation, found);
         return found;
     }
 
     private static int s_generation;
     private static bool s_watching;
+    private static int s_namesGeneration = -1;
+    private static HashSet<string> s_guardedNames = new(StringComparer.Ordinal);
+
+    /// <summary>The names of the methods that have call-site guards in some loaded assembly, as of <paramref name="generation"/>.</summary>
+    private static HashSet<string> GuardedNames(int generation)
+    {
+        if (s_namesGeneration != generation)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var assembly in LoadedAssemblies())
+                foreach (var identity in Guards(assembly).Keys)
+                    names.Add(identity.Name);
+            s_guardedNames = names;
+            s_namesGeneration = generation;
+        }
+        return s_guardedNames;
+    }
     private static readonly Dictionary<MethodBase, (int Generation, List<FieldInfo> Slots)> s_slots = new();
 
     private static void EnsureWatchingLoads()
