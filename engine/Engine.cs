@@ -61,7 +61,7 @@ public static class Engine
     {
         var target = MethodTarget.Analyze(original, nameof(original));
         string description = Replacement.Validate(target, replacement, nameof(replacement));
-        return Install(target, replacement, description, nameof(replacement));
+        return Install(target, replacement, description);
     }
 
     /// <summary>As <see cref="Redirect(MethodBase, MethodInfo)"/>, with a delegate (a lambda may capture state).</summary>
@@ -69,7 +69,7 @@ public static class Engine
     {
         var target = MethodTarget.Analyze(original, nameof(original));
         string description = Replacement.Validate(target, replacement, nameof(replacement));
-        return Install(target, replacement, description, nameof(replacement));
+        return Install(target, replacement, description);
     }
 
     /// <summary>What <see cref="Redirect(MethodBase, MethodInfo)"/> would do for <paramref name="original"/>, or exactly why it cannot. Writes no code.</summary>
@@ -92,7 +92,7 @@ public static class Engine
         }
     }
 
-    private static Redirection Install(MethodTarget target, object replacement, string description, string parameterName)
+    private static Redirection Install(MethodTarget target, object replacement, string description)
     {
         lock (Gate)
         {
@@ -101,7 +101,7 @@ public static class Engine
             {
                 try
                 {
-                    return InstallNative(target, replacement, description, parameterName);
+                    return InstallNative(target, replacement, description);
                 }
                 catch (CodeWriteRefusedException e)
                 {
@@ -123,11 +123,11 @@ public static class Engine
         }
     }
 
-    private static Redirection InstallNative(MethodTarget target, object replacement, string description, string parameterName)
+    private static Redirection InstallNative(MethodTarget target, object replacement, string description)
     {
         var native = replacement is MethodInfo method
-            ? Replacement.ForMethod(target, method, parameterName)
-            : Replacement.ForDelegate(target, (Delegate)replacement, parameterName);
+            ? Replacement.ForMethod(target, method, description)
+            : Replacement.ForDelegate(target, (Delegate)replacement, description);
         MethodHook hook;
         Action undo;
         try

@@ -38,15 +38,15 @@ internal sealed class Replacement
     public static string Validate(MethodTarget target, MethodInfo replacement, string parameterName)
     {
         Host.ThrowIfNull(replacement, parameterName);
-        string original = MethodTarget.Describe(target.Method);
+        string described = MethodTarget.Describe(replacement);
         if (!replacement.IsStatic)
-            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} must be a static method (the instance, if any, comes as its first parameter). Fix: make it static, or pass a delegate for a lambda with captured state.", parameterName);
+            throw new ArgumentException($"Replacement {described} for {MethodTarget.Describe(target.Method)} must be a static method (the instance, if any, comes as its first parameter). Fix: make it static, or pass a delegate for a lambda with captured state.", parameterName);
         if (replacement.ContainsGenericParameters)
-            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} is an open generic method. Fix: close it with MakeGenericMethod.", parameterName);
+            throw new ArgumentException($"Replacement {described} for {MethodTarget.Describe(target.Method)} is an open generic method. Fix: close it with MakeGenericMethod.", parameterName);
         if (replacement.DeclaringType?.Assembly.IsDynamic == true || replacement is DynamicMethod)
-            throw new ArgumentException($"Replacement {MethodTarget.Describe(replacement)} for {original} is a dynamic method. Fix: pass it as a delegate (dynamicMethod.CreateDelegate(...)).", parameterName);
-        CheckShape(target, replacement.GetParameters().Select(p => p.ParameterType).ToArray(), replacement.ReturnType, MethodTarget.Describe(replacement), parameterName);
-        return MethodTarget.Describe(replacement);
+            throw new ArgumentException($"Replacement {described} for {MethodTarget.Describe(target.Method)} is a dynamic method. Fix: pass it as a delegate (dynamicMethod.CreateDelegate(...)).", parameterName);
+        CheckShape(target, replacement.GetParameters().Select(p => p.ParameterType).ToArray(), replacement.ReturnType, described, parameterName);
+        return described;
     }
 
     /// <summary>Checks a delegate replacement against the original (both strategies); returns its description.</summary>
@@ -59,23 +59,21 @@ internal sealed class Replacement
         return description;
     }
 
-    /// <summary>The native-jump target for a validated static replacement method.</summary>
-    public static Replacement ForMethod(MethodTarget target, MethodInfo replacement, string parameterName)
+    /// <summary>The native-jump target for a static replacement method that <see cref="Validate(MethodTarget, MethodInfo, string)"/> accepted, with the description it returned.</summary>
+    public static Replacement ForMethod(MethodTarget target, MethodInfo replacement, string description)
     {
-        Validate(target, replacement, parameterName);
         if (target.Context != GenericContext.HiddenArgument)
         {
             RuntimeHelpers.PrepareMethod(replacement.MethodHandle);
-            return new Replacement(replacement.MethodHandle.GetFunctionPointer(), replacement, MethodTarget.Describe(replacement));
+            return new Replacement(replacement.MethodHandle.GetFunctionPointer(), replacement, description);
         }
         var bridge = BuildBridge(target, il => il.Emit(OpCodes.Call, replacement), "method " + replacement.Name);
-        return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, MethodTarget.Describe(replacement));
+        return new Replacement(bridge.Entry, new object[] { replacement, bridge.Method }, description);
     }
 
-    /// <summary>The native-jump target for a validated delegate replacement.</summary>
-    public static Replacement ForDelegate(MethodTarget target, Delegate replacement, string parameterName)
+    /// <summary>The native-jump target for a delegate replacement that <see cref="Validate(MethodTarget, Delegate, string)"/> accepted, with the description it returned.</summary>
+    public static Replacement ForDelegate(MethodTarget target, Delegate replacement, string description)
     {
-        string description = Validate(target, replacement, parameterName);
         var invoke = replacement.GetType().GetMethod("Invoke")!;
         if (replacement.Target is null && replacement.Method.IsStatic && replacement.GetInvocationList().Length == 1
             && replacement.Method is not DynamicMethod && replacement.Method.DeclaringType?.Assembly.IsDynamic != true
@@ -119,10 +117,10 @@ internal sealed class Replacement
 
     private static void CheckShape(MethodTarget target, Type[] parameters, Type returnType, string replacementName, string parameterName)
     {
-        string original = MethodTarget.Describe(target.Method);
-        string got = $"static {MethodTarget.TypeName(returnType)} ({string.Join(", ", parameters.Select(MethodTarget.TypeName))})";
+        // The message is built only for a mismatch: every redirect passes through here.
         string Fail(string why) =>
-            $"Replacement {replacementName} does not match {original}: {why}. Expected {target.ExpectedReplacementShape}; got {got}. " +
+            $"Replacement {replacementName} does not match {MethodTarget.Describe(target.Method)}: {why}. Expected {target.ExpectedReplacementShape}; " +
+            $"got static {MethodTarget.TypeName(returnType)} ({string.Join(", ", parameters.Select(MethodTarget.TypeName))}). " +
             "Fix: give the replacement exactly the original's parameters and return type" + (target.IsInstance ? ", with the instance first" + (target.DeclaringType.IsValueType ? " as ref " + MethodTarget.TypeName(target.DeclaringType) : "") : "") + ".";
         var expected = target.ReplacementParameterTypes;
         if (parameters.Length != expected.Length)
