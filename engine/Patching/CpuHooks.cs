@@ -23,7 +23,11 @@ internal interface ICpuHooks
     /// <summary>The argument index of the hidden instantiation argument of shared generic code.</summary>
     int HiddenArgumentIndex(MethodTarget target);
 
-    /// <summary>The entry patch, dispatch stub and trampoline for <paramref name="body"/>, with the stub in <paramref name="slot"/>.</summary>
+    /// <summary>
+    /// The entry patch, dispatch stub and trampoline for <paramref name="body"/>, with the stub in <paramref name="slot"/>.
+    /// Called under the engine lock right after <see cref="Refusal"/> of the same body answered null, whose analysis
+    /// it may reuse.
+    /// </summary>
     HookCode Build(MethodTarget target, nint body, StubSlot slot, StubFilter? filter);
 
     /// <summary>Fills code memory no stub uses with traps, so a stray jump stops instead of sliding.</summary>
