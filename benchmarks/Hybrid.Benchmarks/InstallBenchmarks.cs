@@ -42,6 +42,50 @@ namespace Hybrid.Benchmarks
     }
 
     /// <summary>
+    /// Issue 16: what the thread fence costs per thread of the process. The pair of <see cref="InstallPairBenchmarks"/>
+    /// with <see cref="SleepingThreads"/> more threads blocked in a wait (state S, as most of a test host's threads
+    /// are): the Linux fence reads every thread's state from /proc before it signals the running ones, so each thread
+    /// adds one read even when it sleeps.
+    /// </summary>
+    [MedianColumn]
+    [MinColumn]
+    public class InstallPairThreadsBenchmarks
+    {
+        MethodInfo _pair = null!, _replacement = null!;
+        readonly System.Threading.ManualResetEventSlim _release = new();
+        System.Threading.Thread[] _sleepers = System.Array.Empty<System.Threading.Thread>();
+
+        [Params(0, 16, 32)]
+        public int SleepingThreads { get; set; }
+
+        [GlobalSetup]
+        public void Setup()
+        {
+            _pair = typeof(Calls).GetMethod(nameof(Calls.Pair))!;
+            _replacement = typeof(Replacements).GetMethod(nameof(Replacements.Add))!;
+            Calls.Pair(2, 3);
+            Engine.Redirect(_pair, _replacement).Dispose(); // creates the hook once
+            _sleepers = new System.Threading.Thread[SleepingThreads];
+            for (int i = 0; i < _sleepers.Length; i++)
+            {
+                _sleepers[i] = new System.Threading.Thread(() => _release.Wait()) { IsBackground = true };
+                _sleepers[i].Start();
+            }
+        }
+
+        [GlobalCleanup]
+        public void Cleanup()
+        {
+            _release.Set();
+            foreach (var thread in _sleepers)
+                thread.Join();
+        }
+
+        [Benchmark(Description = "install+dispose, entry jump written and removed, with this many more sleeping threads")]
+        public void Pair() => Engine.Redirect(_pair, _replacement).Dispose();
+    }
+
+    /// <summary>
     /// Item 4, the pair through the IL guard: <see cref="Engine.Redirect(MethodBase, MethodInfo)"/> of a woven method
     /// with the strategy pinned to ILDispatch for this process (set in setup), plus dispose. No code is written: the
     /// engine stores a delegate into the guard slot and clears it again.
