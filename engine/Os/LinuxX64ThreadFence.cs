@@ -291,27 +291,52 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
         return tids.ToArray();
     }
 
+    // The calls that read the threads' states keep this thread in cooperative mode (no GC transition), so no garbage
+    // collection can run while the states are read. Otherwise a collection started by another thread can suspend a
+    // caller of the method during the read. The caller then reads as sleeping (S), is not signalled, and is released
+    // before the jump is written; once released, it can be preempted inside the instructions being overwritten.
+    // The evidence:
+    //   - In the full engine suite, where other threads allocate, the stress test crashed in CI: a caller resumed
+    //     inside the jump.
+    //   - A variant whose state reads could sleep in the kernel crashed 5 of 6 runs. With these reads in cooperative
+    //     mode it crashed 0 of 3.
+    // Each of these calls is short and does not block (procfs reads of this process's own threads).
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "lseek")]
     private static extern long lseek(int fd, long offset, int whence);
 
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "pread")]
     private static extern long pread(int fd, byte* buffer, long count, long offset);
 
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "open")]
     private static extern int open(byte* path, int flags);
 
     [DllImport("libc", EntryPoint = "open")]
     private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
 
-    [DllImport("libc", EntryPoint = "read")]
-    private static extern long read(int fd, byte* buffer, long count);
-
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "close")]
     private static extern int close(int fd);
 
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "getdents64")]
     private static extern long getdents64(int fd, byte* buffer, long count);
 
+#if NET
+    [SuppressGCTransition]
+#endif
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int gettid();
 
