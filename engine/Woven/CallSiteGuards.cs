@@ -43,6 +43,8 @@ internal static class CallSiteGuards
 
     private static int s_generation;
     private static bool s_watching;
+    private static readonly Dictionary<MethodBase, (int Generation, List<FieldInfo> Slots)> s_slots = new();
+
     private static int s_namesGeneration = -1;
     private static HashSet<string> s_guardedNames = new(StringComparer.Ordinal);
 
@@ -60,7 +62,6 @@ internal static class CallSiteGuards
         }
         return s_guardedNames;
     }
-    private static readonly Dictionary<MethodBase, (int Generation, List<FieldInfo> Slots)> s_slots = new();
 
     private static void EnsureWatchingLoads()
     {

@@ -37,10 +37,6 @@ internal sealed class ContractWriter
     internal TypeReference MulticastDelegate => _multicastDelegate;
     internal MethodReference CompilerGeneratedCtor => _compilerGeneratedCtor;
 
-    /// <summary>True when <paramref name="module"/>'s assembly carries the woven mark (<see cref="MarkAssembly"/>).</summary>
-    public static bool IsWoven(ModuleDefinition module) =>
-        module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == GuardAttributeNamespace && a.AttributeType.Name == WovenAttributeName);
-
     public ContractWriter(ModuleDefinition module)
     {
         _module = module;

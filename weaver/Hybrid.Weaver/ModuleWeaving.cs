@@ -29,8 +29,10 @@ internal sealed class ModuleWeaving
         _writer = new ContractWriter(module);
     }
 
-    /// <summary>True when the module's assembly is already woven (it carries the woven mark).</summary>
-    public static bool IsWoven(ModuleDefinition module) => ContractWriter.IsWoven(module);
+    /// <summary>True when the module's assembly is already woven (it carries the mark <see cref="Mark"/> writes).</summary>
+    public static bool IsWoven(ModuleDefinition module) =>
+        module.Assembly.CustomAttributes.Any(a => a.AttributeType.Namespace == ContractWriter.GuardAttributeNamespace
+                                                  && a.AttributeType.Name == ContractWriter.WovenAttributeName);
 
     public List<WovenMethod> Woven { get; } = new List<WovenMethod>();
 
