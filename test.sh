@@ -9,8 +9,9 @@
 #      at once to pass-throughs, their workloads' digests compared unredirected / redirected / after dispose — once
 #      with the libraries' code fresh (tier 0), once after a warm-up in this process (tier 1, OSR), and once on woven
 #      copies with the strategy pinned to the IL guard;
-#   5. the engine tests on CoreCLR win-x64 (.NET 10 and 9) under Wine (.ci/windows.sh, self-contained test program), and
-#      the differential lane there (.ci/windows-differential.sh: Mono.Cecil and Iced);
+#   5. the engine tests on CoreCLR win-x64 (.NET 10, 9 and 8) under Wine 10 (.ci/windows.sh, self-contained test
+#      program; Wine from a Debian trixie root, .ci/wine-root.sh), and the differential lane there
+#      (.ci/windows-differential.sh);
 #   6. the engine tests on CoreCLR linux-arm64 (.NET 9 and 10, each with QEMU_CPU=cortex-a57 and qemu's default
 #      "max") under qemu-user (.ci/arm64-coreclr.sh), and the differential lane there (.ci/arm64-differential.sh);
 #   7. the other lanes under .ci/ that exist (NativeAOT smoke, end-to-end packaging, parallel-scope proof,
@@ -54,8 +55,8 @@ lane "arm64 Mono lane" .ci/arm64-mono.sh
 lane "differential: every library method redirected (fresh code)" .ci/differential.sh
 lane "differential: every library method redirected (after warm-up, tier 1)" .ci/differential.sh --baseline-here
 lane "differential: every library method redirected through woven IL guards" .ci/differential.sh --il
-lane "engine tests on CoreCLR win-x64 under Wine (.NET 10, 9)" .ci/windows.sh net10.0 net9.0
-lane "differential on CoreCLR win-x64 under Wine (.NET 10)" .ci/windows-differential.sh
+lane "engine tests on CoreCLR win-x64 under Wine 10 (.NET 10, 9, 8)" .ci/windows.sh net10.0 net9.0 net8.0
+lane "differential on CoreCLR win-x64 under Wine 10 (.NET 10)" .ci/windows-differential.sh
 lane "engine tests on CoreCLR linux-arm64 under qemu (.NET 9, 10; cortex-a57, max)" env HYBRID_QEMU_CPUS="cortex-a57 max" .ci/arm64-coreclr.sh net10.0 net9.0
 lane "differential on CoreCLR linux-arm64 under qemu (.NET 10)" .ci/arm64-differential.sh
 for extra in aot e2e parallel-proof bench-quick; do

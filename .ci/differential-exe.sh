@@ -10,7 +10,7 @@
 #
 # Environment:
 #   HYBRID_EXE_RUNTIME_VERSION / HYBRID_EXE_APPHOST_VERSION  runtime and apphost packs to pin (default: the SDK's)
-#   HYBRID_EXE_PROPS               extra MSBuild properties (e.g. -p:HybridExeForceEmitInvoke=true for Wine)
+#   HYBRID_EXE_PROPS               extra MSBuild properties
 #   HYBRID_DIFFERENTIAL_TIMEOUT    seconds before a hung run is killed (default 2400)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -23,7 +23,7 @@
 #   HYBRID_EXE_TIMEOUT          seconds before the run is killed (default 1200)
 #   HYBRID_EXE_RUNTIME_VERSION  runtime pack version to pin (default: the SDK's)
 #   HYBRID_EXE_APPHOST_VERSION  apphost pack version to pin (default: the SDK's)
-#   HYBRID_EXE_PROPS            extra MSBuild properties for restore and publish (e.g. "-p:HybridExeForceEmitInvoke=true")
+#   HYBRID_EXE_PROPS            extra MSBuild properties for restore and publish
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD

@@ -236,10 +236,11 @@ public class LifecycleTests
         }) { IsBackground = true }).ToList();
         callers.ForEach(t => t.Start());
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        // Under Wine every SuspendThread/GetThreadContext is a round trip to wineserver: a fence over ~20 threads
-        // takes ~100 ms there (µs on Windows), so the Windows lane runs 300 cycles — enough for the fence to move
-        // threads off the overwritten instructions hundreds of times (asserted below).
-        int cycles = IsWine ? 300 : 10_000;
+        // Under Wine every SuspendThread/GetThreadContext is a round trip to wineserver: a fence over ~25 threads
+        // takes ~35 ms there (µs on Windows), so the Windows lane runs 300 cycles — enough for the fence to move
+        // threads off the overwritten instructions hundreds of times (asserted below). HYBRID_STRESS_CYCLES sets
+        // the count for a longer run (10,000 under Wine takes ~10 min).
+        int cycles = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_STRESS_CYCLES"), out var n) && n > 0 ? n : IsWine ? 300 : 10_000;
         for (int i = 0; i < cycles; i++)
             Engine.Redirect(thrice, plus).Dispose();
         var fence = Hybrid.Platform.Fence;
