@@ -17,6 +17,9 @@ mkdir -p "$prefix"
 wine=("$PWD/.ci/in-root.sh" "$wine_root" --bind "$prefix" /usr/lib/wine/wine64)
 wine_server=("$PWD/.ci/in-root.sh" "$wine_root" --bind "$prefix" /usr/lib/wine/wineserver)
 export WINEPREFIX="$prefix" WINEDEBUG=-all
+# Wine 10's display drivers look for a Wayland socket there and print an error to every run when it is unset.
+mkdir -p -m 700 "$wine_home/run"
+export XDG_RUNTIME_DIR="$wine_home/run"
 log "$("${wine[@]}" --version) (Debian trixie root $wine_root)"
 if [[ ! -f $prefix/system.reg ]]; then
   started=$SECONDS
