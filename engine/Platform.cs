@@ -31,7 +31,7 @@ internal static class Platform
 
     /// <summary>CPU × OS: what keeps other threads off the instructions an entry jump replaces.</summary>
     public static IThreadFence Fence { get; private set; } =
-        s_cpu == Architecture.Arm64 ? OneWordEntryWrites.Instance
+        s_cpu == Architecture.Arm64 && Host.IsLinux ? LinuxArm64ThreadFence.Instance
         : s_cpu == Architecture.X64 && Host.IsLinux ? LinuxX64ThreadFence.Instance
         : s_cpu == Architecture.X64 && Host.IsWindows ? WindowsX64ThreadFence.Instance
         : new NoThreadFence($"no thread fence is implemented for {RuntimeInformation.OSDescription} on {s_cpu}");

@@ -86,7 +86,7 @@ internal static class RedirectPolicy
                 ? $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the object's exact type, so it applies to instances whose runtime type is exactly {MethodTarget.TypeName(target.DeclaringType)}; instances of subclasses and other instantiations run the original."
                 : $"{name} runs shared generic code (reference-type arguments share one body). The redirect checks the hidden instantiation argument, so only this instantiation is redirected; the others run the original.");
         if (Platform.Fence.UnavailableReason is { } noFence)
-            warnings.Add($"Other threads are not stopped while the entry jump is written ({noFence}): a thread preempted inside the first instructions of {name} at that moment would resume in the middle of the jump and crash. Install the redirect before other threads call {name}, or weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) so the IL guard serves it without writing code.");
+            warnings.Add($"Other threads are not stopped while the entry jump is written ({noFence}): a thread executing the first instructions of {name} at that moment may run a mix of the old and the new code and crash. Install the redirect before other threads call {name}, or weave it (<Patchable Include=\"{HookRegistry.PatchableName(target)}\" />) so the IL guard serves it without writing code.");
         if (Platform.Runtime.HoldUnavailable is { } freeze)
             warnings.Add($"Tier-up cannot be held ({freeze}): if the runtime recompiles {name} after the redirect, the new code will not be redirected.");
         return warnings;

@@ -280,10 +280,71 @@ internal static class Arm64Instructions
     /// <summary>SUBS Wd, Wn, #imm12.</summary>
     public static uint SubsImm32(int rd, int rn, uint imm12) => 0x71000000u | (imm12 << 10) | (Reg(rn) << 5) | Reg(rd);
 
+    /// <summary>LDR Wt, [Xn, #imm] (unsigned offset, multiple of 4).</summary>
+    public static uint LdrImm32(int rt, int rn, uint byteOffset)
+    {
+        if ((byteOffset & 3) != 0 || byteOffset > 0xFFF * 4)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset));
+        return 0xB9400000u | ((byteOffset / 4) << 10) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    /// <summary>STR Wt, [Xn, #imm] (unsigned offset, multiple of 4).</summary>
+    public static uint StrImm32(int rt, int rn, uint byteOffset)
+    {
+        if ((byteOffset & 3) != 0 || byteOffset > 0xFFF * 4)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset));
+        return 0xB9000000u | ((byteOffset / 4) << 10) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    /// <summary>STR Xt, [Xn, #imm] (unsigned offset, multiple of 8); Xt = 31 stores XZR.</summary>
+    public static uint StrImm64(int rt, int rn, uint byteOffset)
+    {
+        if ((byteOffset & 7) != 0 || byteOffset > 0xFFF * 8)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset));
+        return 0xF9000000u | ((byteOffset / 8) << 10) | (Reg(rn) << 5) | Reg(rt);
+    }
+
+    /// <summary>LDR Xt, [Xn, Xm, LSL #3].</summary>
+    public static uint LdrIndexed64(int rt, int rn, int rm) => 0xF8607800u | (Reg(rm) << 16) | (Reg(rn) << 5) | Reg(rt);
+
+    /// <summary>LDAR Wt, [Xn]: load-acquire (Arm ARM B2.3.7).</summary>
+    public static uint LdarW(int rt, int rn) => 0x88DFFC00u | (Reg(rn) << 5) | Reg(rt);
+
+    /// <summary>STLR Wt, [Xn]: store-release.</summary>
+    public static uint StlrW(int rt, int rn) => 0x889FFC00u | (Reg(rn) << 5) | Reg(rt);
+
+    /// <summary>LDAXR Wt, [Xn]: load-acquire exclusive (with <see cref="StlxrW"/>, an atomic update on ARMv8.0, which has no LSE atomics).</summary>
+    public static uint LdaxrW(int rt, int rn) => 0x885FFC00u | (Reg(rn) << 5) | Reg(rt);
+
+    /// <summary>STLXR Ws, Wt, [Xn]: store-release exclusive; Ws = 0 when it succeeded.</summary>
+    public static uint StlxrW(int rs, int rt, int rn) => 0x8800FC00u | (Reg(rs) << 16) | (Reg(rn) << 5) | Reg(rt);
+
+    // ---------------------------------------------------------------- 32-bit arithmetic, moves
+
+    /// <summary>ADD Wd, Wn, #imm12.</summary>
+    public static uint AddImmW(int rd, int rn, uint imm12)
+    {
+        if (imm12 > 0xFFF)
+            throw new ArgumentOutOfRangeException(nameof(imm12));
+        return 0x11000000u | (imm12 << 10) | (Reg(rn) << 5) | Reg(rd);
+    }
+
+    /// <summary>SUB Wd, Wn, Wm.</summary>
+    public static uint SubRegW(int rd, int rn, int rm) => 0x4B000000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Reg(rd);
+
+    /// <summary>CMP Wn, Wm (SUBS WZR, Wn, Wm).</summary>
+    public static uint CmpRegW(int rn, int rm) => 0x6B000000u | (Reg(rm) << 16) | (Reg(rn) << 5) | Zr;
+
+    /// <summary>MOV Xd, Xm (ORR Xd, XZR, Xm).</summary>
+    public static uint MovReg(int rd, int rm) => 0xAA0003E0u | (Reg(rm) << 16) | Reg(rd);
+
     // ---------------------------------------------------------------- system
 
     /// <summary>BRK #imm16.</summary>
     public static uint Brk(ushort imm16) => 0xD4200000u | ((uint)imm16 << 5);
+
+    /// <summary>SVC #0: a Linux system call (number in x8, arguments in x0–x5, result in x0; the kernel keeps every other register).</summary>
+    public const uint Svc0 = 0xD4000001;
 
     /// <summary>MRS Xt, CTR_EL0 (op0=3, op1=3, CRn=0, CRm=0, op2=1). Readable at EL0 on Linux, macOS and Windows.</summary>
     public static uint MrsCtrEl0(int rt) => 0xD53B0020u | Reg(rt);

@@ -44,7 +44,7 @@ internal sealed class LinuxArm64JitFilter : IJitFilter
     {
         if (recentSize <= 0 || (recentSize & (recentSize - 1)) != 0 || recentSize > 1 << 12)
             throw new ArgumentOutOfRangeException(nameof(recentSize), "a power of two up to 4096");
-        var e = new Emitter(at);
+        var e = new Arm64Emitter(at);
         e.Emit(0xA9BE7BFDu);                         // stp x29, x30, [sp, #-32]!
         e.Emit(AddImm(29, 31, 0));                   // mov x29, sp
         e.Emit(0xA90153F3u);                         // stp x19, x20, [sp, #16]
@@ -115,54 +115,5 @@ internal sealed class LinuxArm64JitFilter : IJitFilter
         while ((1 << bits) < value)
             bits++;
         return bits;
-    }
-
-    /// <summary>Words with forward labels and a literal pool after the code (8-byte aligned).</summary>
-    private sealed class Emitter
-    {
-        private readonly ulong _at;
-        private readonly List<uint> _words = new();
-        private readonly Dictionary<string, int> _labels = new();
-        private readonly List<(int Index, string Label, Func<ulong, ulong, uint> Encode)> _branches = new();
-        private readonly List<(int Index, int Register, ulong Value)> _literals = new();
-
-        public Emitter(ulong at) => _at = at;
-
-        public void Emit(uint word) => _words.Add(word);
-
-        public void Label(string name) => _labels.Add(name, _words.Count);
-
-        public void Branch(string label, Func<ulong, ulong, uint> encode)
-        {
-            _branches.Add((_words.Count, label, encode));
-            _words.Add(Nop);
-        }
-
-        public void EmitLiteralLoad(int register, ulong value)
-        {
-            _literals.Add((_words.Count, register, value));
-            _words.Add(Nop);
-        }
-
-        public byte[] Finish()
-        {
-            foreach (var (index, label, encode) in _branches)
-                _words[index] = encode(Address(index), Address(_labels[label]));
-            if (_words.Count % 2 != 0)
-                _words.Add(Brk(0));
-            foreach (var (index, register, value) in _literals)
-            {
-                int pool = _words.Count;
-                _words.Add((uint)value);
-                _words.Add((uint)(value >> 32));
-                _words[index] = LdrLiteral64(register, Address(index), Address(pool));
-            }
-            var bytes = new byte[_words.Count * 4];
-            for (int i = 0; i < _words.Count; i++)
-                WriteWord(bytes, i * 4, _words[i]);
-            return bytes;
-        }
-
-        private ulong Address(int index) => _at + (ulong)index * 4;
     }
 }

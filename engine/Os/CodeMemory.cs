@@ -45,8 +45,18 @@ internal static unsafe class CodeMemory
 
     public static void Write(nint address, ReadOnlySpan<byte> bytes) => Write(address, bytes, entryWordLast: false);
 
-    /// <summary>Puts back the original bytes of an entry that holds our jump (each CPU's <see cref="Patching.ICpuHooks.Store"/> says in which order).</summary>
-    public static void Restore(nint address, ReadOnlySpan<byte> original) => Write(address, original, entryWordLast: true);
+    /// <summary>
+    /// Puts back the original bytes of an entry that holds our jump (each CPU's <see cref="Patching.ICpuHooks.Store"/>
+    /// says in which order), behind the thread fence where the CPU needs one for that too (arm64, B2.2.5).
+    /// </summary>
+    public static void Restore(nint address, ReadOnlySpan<byte> original)
+    {
+        var fence = Platform.Fence;
+        if (fence.UnavailableReason is null && fence.NeedsFence(0))
+            WriteFenced(fence, address, original, Array.Empty<(nint, nint)>());
+        else
+            Write(address, original, entryWordLast: true);
+    }
 
     private static void Write(nint address, ReadOnlySpan<byte> bytes, bool entryWordLast)
     {
@@ -110,18 +120,20 @@ internal static unsafe class CodeMemory
 
     /// <summary>
     /// Writes a jump over the first instructions of a method that other threads may be running: behind the platform's
-    /// thread fence (<see cref="IThreadFence"/>: other threads stopped and moved off the overwritten instruction
-    /// boundaries); where there is none, as <see cref="Write(nint, ReadOnlySpan{byte})"/> does (Explain warns).
+    /// thread fence (<see cref="IThreadFence"/>: other threads stopped, and moved off the overwritten instruction
+    /// boundaries) when the write needs one; where there is none, as <see cref="Write(nint, ReadOnlySpan{byte})"/> does (Explain warns).
     /// </summary>
     public static void WriteWithThreadsParked(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
     {
         var fence = Platform.Fence;
-        if (fence.UnavailableReason is not null || fixups.Length == 0)
-        {
+        if (fence.UnavailableReason is not null || !fence.NeedsFence(fixups.Length))
             Write(address, bytes);
-            return;
-        }
-        var memory = Platform.Memory;
+        else
+            WriteFenced(fence, address, bytes, fixups);
+    }
+
+    private static void WriteFenced(IThreadFence fence, nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups)
+    {
         lock (s_gate)
         {
             var original = Protection(address);
@@ -135,6 +147,10 @@ internal static unsafe class CodeMemory
                     $"The operating system refused to make code at 0x{address:x} writable (error {error}); " +
                     "this process enforces W^X (no page may be writable and executable at once).", error);
         }
+        // The fence made the write visible to instruction fetch before it let the threads go (Windows:
+        // FlushInstructionCache; arm64: its routine's DC/IC). This is the CPU layer's own flush of the written range,
+        // which also keeps the arm64 log of maintained ranges complete (Arm64Hooks.Flushes); on x64 it does nothing.
+        FlushNewCode(address, bytes.Length);
     }
 
     /// <summary>Makes code written into fresh memory visible to instruction fetch (<see cref="Patching.ICpuHooks.FlushNewCode"/>).</summary>

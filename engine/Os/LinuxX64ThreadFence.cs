@@ -1,8 +1,6 @@
 using Hybrid.Compat;
 using System;
 using System.Collections.Generic;
-using System.Linq;
-using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -38,6 +36,9 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
     }
 
     string? IThreadFence.UnavailableReason => UnavailableReason;
+
+    // A thread stops only at an instruction boundary: one jmp, or the original's first instruction, holds none.
+    bool IThreadFence.NeedsFence(int interiorBoundaries) => interiorBoundaries > 0;
 
     bool IThreadFence.TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         TryWrite(address, bytes, fixups, original, out error);
@@ -118,7 +119,7 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
             }
 
             AddFixups(fixups);
-            var tids = RunningThreads();
+            var tids = LinuxThreads.Running();
             fixed (long* tidPointer = tids)
             {
                 var memory = Platform.Memory;
@@ -135,7 +136,7 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
                     ProtectStart = writable ? 0 : pageStart,
                     ProtectLength = writable ? 0 : memory.PageStart(last + 7) + memory.PageSize - pageStart,
                     ProtectDuring = 7, // PROT_READ|PROT_WRITE|PROT_EXEC: parked threads are parked, but unsignalled ones may run here
-                    ProtectAfter = ToProt(original),
+                    ProtectAfter = LinuxThreads.ToProt(original),
                     WaitLimit = 500,
                 };
                 s_routine(&args);
@@ -203,207 +204,25 @@ internal sealed unsafe class LinuxX64ThreadFence : IThreadFence
         Volatile.Write(ref *(long*)(s_state + Table), (long)table);
     }
 
-    // Kept open between fences: the task directory (rewound and listed again each time) and one stat file per thread
-    // (read again with pread at offset 0, which makes procfs produce it anew). Opening and closing them for every fence
-    // was two thirds of an install (~40 of ~70 µs with 7 threads).
-    private static int s_taskDirectory = -1;
-    private static readonly Dictionary<int, int> s_statFiles = new();
-
-    /// <summary>
-    /// Threads of this process in state R or D. Read with raw getdents64/pread calls into stack buffers: the managed
-    /// file APIs cost ~30 µs a thread. Caller holds s_gate.
-    /// </summary>
-    private static long[] RunningThreads()
-    {
-        int self = gettid();
-        var tids = new List<long>();
-        var entries = stackalloc byte[8192];
-        var path = stackalloc byte[64];
-        var stat = stackalloc byte[512];
-        if (s_taskDirectory < 0)
-            s_taskDirectory = open("/proc/self/task", 0x10000 /* O_DIRECTORY */ | 0x80000 /* O_CLOEXEC */);
-        if (s_taskDirectory < 0 || lseek(s_taskDirectory, 0, 0 /* SEEK_SET */) < 0)
-            return Array.Empty<long>();
-        var seen = new HashSet<int>();
-        long listed;
-        while ((listed = getdents64(s_taskDirectory, entries, 8192)) > 0)
-        {
-            for (long offset = 0; offset < listed;)
-            {
-                // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-                ushort length = *(ushort*)(entries + offset + 16);
-                byte* name = entries + offset + 19;
-                offset += length;
-                int tid = 0;
-                for (byte* c = name; *c != 0; c++)
-                    tid = *c is >= (byte)'0' and <= (byte)'9' ? tid * 10 + (*c - '0') : -1;
-                if (tid <= 0 || tid == self)
-                    continue;
-                seen.Add(tid);
-                long got = -1;
-                if (s_statFiles.TryGetValue(tid, out int file))
-                {
-                    got = pread(file, stat, 511, 0);
-                    if (got <= 0)
-                    {
-                        // The thread this file was opened for is gone and its tid came back with a new thread.
-                        close(file);
-                        s_statFiles.Remove(tid);
-                    }
-                }
-                if (got <= 0)
-                {
-                    int n = 0;
-                    foreach (char ch in "/proc/self/task/")
-                        path[n++] = (byte)ch;
-                    foreach (char ch in tid.ToString(CultureInfo.InvariantCulture))
-                        path[n++] = (byte)ch;
-                    foreach (char ch in "/stat")
-                        path[n++] = (byte)ch;
-                    path[n] = 0;
-                    file = open(path, 0x80000 /* O_CLOEXEC */);
-                    if (file < 0)
-                        continue; // the thread exited
-                    s_statFiles[tid] = file;
-                    got = pread(file, stat, 511, 0);
-                    if (got <= 0)
-                        continue; // it exited since it was listed
-                }
-                // "tid (comm) S ...": comm may contain spaces and parentheses, so the state follows the last ')'.
-                long lastParen = -1;
-                for (long i = 0; i < got; i++)
-                    if (stat[i] == (byte)')')
-                        lastParen = i;
-                char state = lastParen >= 0 && lastParen + 2 < got ? (char)stat[lastParen + 2] : 'R';
-                if (state is 'R' or 'D')
-                    tids.Add(tid);
-            }
-        }
-        // Threads that exited: their files go.
-        if (s_statFiles.Count > seen.Count)
-        {
-            foreach (var gone in s_statFiles.Keys.Where(t => !seen.Contains(t)).ToList())
-            {
-                close(s_statFiles[gone]);
-                s_statFiles.Remove(gone);
-            }
-        }
-        return tids.ToArray();
-    }
-
-    // The calls that read the threads' states keep this thread in cooperative mode (no GC transition), so no garbage
-    // collection can run while the states are read. Otherwise a collection started by another thread can suspend a
-    // caller of the method during the read. The caller then reads as sleeping (S), is not signalled, and is released
-    // before the jump is written; once released, it can be preempted inside the instructions being overwritten.
-    // The evidence:
-    //   - In the full engine suite, where other threads allocate, the stress test crashed in CI: a caller resumed
-    //     inside the jump.
-    //   - A variant whose state reads could sleep in the kernel crashed 5 of 6 runs. With these reads in cooperative
-    //     mode it crashed 0 of 3.
-    // Each of these calls is short and does not block (procfs reads of this process's own threads).
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "lseek")]
-    private static extern long lseek(int fd, long offset, int whence);
-
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "pread")]
-    private static extern long pread(int fd, byte* buffer, long count, long offset);
-
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "open")]
-    private static extern int open(byte* path, int flags);
-
-    [DllImport("libc", EntryPoint = "open")]
-    private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
-
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "close")]
-    private static extern int close(int fd);
-
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "getdents64")]
-    private static extern long getdents64(int fd, byte* buffer, long count);
-
-#if NET
-    [SuppressGCTransition]
-#endif
-    [DllImport("libc", EntryPoint = "gettid")]
-    private static extern int gettid();
-
-    [DllImport("libc", EntryPoint = "sigaction", SetLastError = true)]
-    private static extern int sigaction(int signal, byte* action, byte* old);
-
-    private static int ToProt(PageAccess access) =>
-        ((access & PageAccess.Read) != 0 ? 1 : 0) | ((access & PageAccess.Write) != 0 ? 2 : 0) | ((access & PageAccess.Execute) != 0 ? 4 : 0);
 
     private static void Initialize()
     {
         if (s_initialized)
             return;
         s_initialized = true; // Platform chooses this fence on x64 Linux only
-        // glibc's struct sigaction: handler(8), sa_mask(128), sa_flags(4)+pad(4), sa_restorer(8).
-        var current = stackalloc byte[152];
-        s_signal = 0;
-        for (int candidate = 62; candidate >= 40; candidate--)
-        {
-            if (sigaction(candidate, null, current) == 0 && *(nint*)current == 0)
-            {
-                s_signal = candidate;
-                break;
-            }
-        }
-        if (s_signal == 0)
-        {
-            s_unavailable = "no free real-time signal for the thread fence";
+        s_unavailable = LinuxThreads.SetUpFence((at, state) => Assemble(BuildHandler(state), at), (at, state) => Assemble(BuildRoutine(state), at), Timeout,
+            out s_signal, out s_state, out nint routine);
+        if (s_unavailable is not null)
             return;
-        }
-        var memory = Platform.Memory;
-        nint state = memory.Allocate(4096);
-        nint code = memory.Allocate(4096);
-        if (state == 0 || code == 0)
-        {
-            s_unavailable = "could not allocate the thread fence's pages";
-            return;
-        }
-        s_state = (byte*)state;
-        s_tables = (byte*)memory.Allocate(s_tableBytes * TableRing);
+        // The handler reads the fixup table, but it runs only for the routine's signal, which nothing sends before
+        // this setup has finished.
+        s_tables = (byte*)Platform.Memory.Allocate(s_tableBytes * TableRing);
         if (s_tables == null)
         {
             s_unavailable = "could not allocate the thread fence's tables";
             return;
         }
         PublishFixups();
-        *(long*)(s_state + Timeout + 8) = 1_000_000; // struct timespec { 0 s, 1 ms }
-        ulong handler = (ulong)code, routine = (ulong)code + 1024;
-        var handlerBytes = Assemble(BuildHandler((ulong)state), handler);
-        var routineBytes = Assemble(BuildRoutine((ulong)state), routine);
-        handlerBytes.CopyTo(new Span<byte>((void*)code, 1024));
-        routineBytes.CopyTo(new Span<byte>((void*)(code + 1024), 3072));
-        if (!memory.TryProtect(code, 4096, PageAccess.ReadExecute, out int error))
-        {
-            s_unavailable = $"could not make the thread fence's code executable (errno {error})";
-            return;
-        }
-        var action = stackalloc byte[152];
-        new Span<byte>(action, 152).Clear();
-        *(ulong*)action = handler;
-        new Span<byte>(action + 8, 128).Fill(0xFF); // block every signal while parked
-        *(int*)(action + 136) = 0x04 | 0x10000000 | 0x08000000; // SA_SIGINFO | SA_RESTART | SA_ONSTACK
-        if (sigaction(s_signal, action, null) != 0)
-        {
-            s_unavailable = $"sigaction failed (errno {Marshal.GetLastWin32Error()})";
-            return;
-        }
         s_routine = (delegate* unmanaged[Cdecl]<Arguments*, void>)routine;
     }
 

@@ -4,14 +4,22 @@ namespace Hybrid.Os;
 
 /// <summary>
 /// What keeps other threads off the instructions an entry jump replaces while it is written (an OS × CPU cell, chosen
-/// by <see cref="Platform.Fence"/>): Linux x64 parks running threads with a signal (<see cref="LinuxX64ThreadFence"/>),
-/// Windows x64 suspends every other thread (<see cref="WindowsX64ThreadFence"/>); arm64 needs none
-/// (<see cref="OneWordEntryWrites"/>); elsewhere there is none (<see cref="NoThreadFence"/>) and <c>Explain</c> says so.
+/// by <see cref="Platform.Fence"/>): Linux parks running threads with a signal (<see cref="LinuxX64ThreadFence"/>,
+/// <see cref="LinuxArm64ThreadFence"/>), Windows x64 suspends every other thread (<see cref="WindowsX64ThreadFence"/>);
+/// elsewhere there is none (<see cref="NoThreadFence"/>) and <c>Explain</c> says so.
 /// </summary>
 internal interface IThreadFence
 {
     /// <summary>Null when an entry jump is safe against other threads here; otherwise why it is not.</summary>
     string? UnavailableReason { get; }
+
+    /// <summary>
+    /// Whether an entry write with <paramref name="interiorBoundaries"/> instruction boundaries inside the replaced
+    /// bytes must go through this fence. x64: only when there are some (a thread can stop only at a boundary, and one
+    /// jmp or the original's first instruction holds none). arm64: every change of an instruction word, restores
+    /// included (Arm ARM B2.2.5).
+    /// </summary>
+    bool NeedsFence(int interiorBoundaries);
 
     /// <summary>
     /// Writes <paramref name="bytes"/> (at most two aligned 8-byte words) with other threads kept off
@@ -49,32 +57,14 @@ internal readonly struct FenceCounts
         $"{Fences} fenced writes; {ThreadsStopped} threads stopped of {ThreadsAsked} asked; {ThreadsMoved} moved to the trampoline";
 }
 
-/// <summary>
-/// arm64: an entry patch is one aligned instruction word written with one store (Arm ARM B2.2.1, single-copy atomicity
-/// of aligned words; B2.4.4 for the instruction fetch), so there is never an instruction boundary inside it to guard.
-/// </summary>
-internal sealed class OneWordEntryWrites : IThreadFence
-{
-    public static readonly OneWordEntryWrites Instance = new();
-
-    public string? UnavailableReason => null;
-
-    public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
-        throw new InvalidOperationException("a one-word entry patch covers no instruction boundary; it is written without a fence");
-
-    public void RemoveFixups((nint From, nint To)[] fixups)
-    {
-    }
-
-    public FenceCounts Counts => default;
-}
-
-/// <summary>A platform with multi-instruction entry patches and no fence implemented: writes go unguarded, Explain warns.</summary>
+/// <summary>A platform with no fence implemented: entry writes go unguarded, Explain warns.</summary>
 internal sealed class NoThreadFence : IThreadFence
 {
     public NoThreadFence(string reason) => UnavailableReason = reason;
 
     public string? UnavailableReason { get; }
+
+    public bool NeedsFence(int interiorBoundaries) => false;
 
     public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         throw new InvalidOperationException(UnavailableReason);

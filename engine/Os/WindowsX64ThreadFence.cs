@@ -34,6 +34,9 @@ internal sealed unsafe class WindowsX64ThreadFence : IThreadFence
 
     string? IThreadFence.UnavailableReason => UnavailableReason;
 
+    // A thread stops only at an instruction boundary: one jmp, or the original's first instruction, holds none.
+    bool IThreadFence.NeedsFence(int interiorBoundaries) => interiorBoundaries > 0;
+
     // The page protection is VirtualProtect's business inside the fence: it reads the original itself.
     bool IThreadFence.TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         TryWrite(address, bytes, fixups, out error);
@@ -264,6 +267,7 @@ internal sealed class WindowsX64ThreadFence : IThreadFence
 {
     public static readonly WindowsX64ThreadFence Instance = new();
     public string? UnavailableReason => "the Windows thread fence needs the net8.0 build of Hybrid";
+    public bool NeedsFence(int interiorBoundaries) => false;
     public FenceCounts Counts => default;
     public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error) =>
         throw new InvalidOperationException(UnavailableReason);

@@ -253,9 +253,10 @@ public class LifecycleTests
         // where jumps are written at all: the IL guard writes no code.
         if (Categories.ExpectedStrategy != RedirectStrategy.NativeJump)
             return;
-        if (fence is Hybrid.Os.LinuxX64ThreadFence or Hybrid.Os.WindowsX64ThreadFence)
+        if (fence is Hybrid.Os.LinuxX64ThreadFence or Hybrid.Os.WindowsX64ThreadFence or Hybrid.Os.LinuxArm64ThreadFence)
             Assert.That(fence.Counts.ThreadsStopped, Is.GreaterThan(0));
         // And moved some off the overwritten instructions: 1,441 of 101,875 parks on Linux here (2 cores), hundreds under Wine.
+        // (arm64 moves none: its patch is one instruction word, with no boundary inside to stop at.)
         if (fence is Hybrid.Os.LinuxX64ThreadFence || IsWine)
             Assert.That(fence.Counts.ThreadsMoved, Is.GreaterThan(0), "threads stopped on an overwritten instruction were moved to the trampoline");
         TestContext.Out.WriteLine($"{calls:N0} concurrent calls during {cycles} install/dispose pairs");

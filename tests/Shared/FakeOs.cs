@@ -112,6 +112,8 @@ internal static class FakeOs
     {
         public string? UnavailableReason => null;
 
+        public bool NeedsFence(int interiorBoundaries) => interiorBoundaries > 0;
+
         public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error)
         {
             error = 13;
@@ -133,6 +135,8 @@ internal static class FakeOs
         public CountingFence(IThreadFence real, CodeWriteCounter counter) => (_real, _counter) = (real, counter);
 
         public string? UnavailableReason => _real.UnavailableReason;
+
+        public bool NeedsFence(int interiorBoundaries) => _real.NeedsFence(interiorBoundaries);
 
         public bool TryWrite(nint address, ReadOnlySpan<byte> bytes, (nint From, nint To)[] fixups, PageAccess original, out int error)
         {

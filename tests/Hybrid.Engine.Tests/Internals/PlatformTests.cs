@@ -20,7 +20,7 @@ public class PlatformTests
         var cpu = RuntimeInformation.ProcessArchitecture;
         Assert.That(Platform.Cpu, cpu == Architecture.Arm64 ? Is.InstanceOf<Hybrid.Arm64.Arm64Hooks>() : Is.InstanceOf<Hybrid.X64.X64Hooks>());
         Assert.That(Platform.CodeReader, cpu == Architecture.Arm64 ? Is.InstanceOf<Hybrid.Arm64.Arm64CodeReader>() : Is.InstanceOf<Hybrid.X64.X64CodeReader>());
-        Type fence = cpu == Architecture.Arm64 ? typeof(OneWordEntryWrites)
+        Type fence = cpu == Architecture.Arm64 ? (OperatingSystem.IsLinux() ? typeof(LinuxArm64ThreadFence) : typeof(NoThreadFence))
             : OperatingSystem.IsLinux() ? typeof(LinuxX64ThreadFence)
             : OperatingSystem.IsWindows() ? typeof(WindowsX64ThreadFence)
             : typeof(NoThreadFence);
