@@ -26,6 +26,10 @@
 #   HYBRID_ARM64_FILTER     test filter (VSTest syntax); empty runs every test
 #   HYBRID_ARM64_LIBS       a folder with arm64 libssl.so.3 and libcrypto.so.3 (default: fetched as above)
 #   HYBRID_EXE_TIMEOUT      seconds per run (default here: 1500)
+#   HYBRID_STRESS_CYCLES    install/dispose cycles of the concurrent stress test (default here: 2000). Under qemu every
+#                           entry write parks the 8 calling threads (the arm64 thread fence): 10,000 cycles took 48-147 s
+#                           a run here (~5 s before the fence), 2,000 keep the four runs' share of CI near 1 minute and
+#                           still park threads ~30,000 times. HYBRID_STRESS_CYCLES=10000 runs the full count.
 # Extra arguments for the test program go after "--": .ci/arm64-coreclr.sh net9.0 -- --list-tests
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,6 +59,7 @@ for tfm in "${tfms[@]}"; do
     HYBRID_EXE_RUNTIME_VERSION=$v HYBRID_EXE_APPHOST_VERSION=$v HYBRID_EXE_TIMEOUT="${HYBRID_EXE_TIMEOUT:-1500}" \
       .ci/engine-exe.sh linux-arm64 "$tfm" \
         env DOTNET_EnableWriteXorExecute=0 DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 QEMU_CPU="$cpu" LD_LIBRARY_PATH="$libs" \
+        HYBRID_STRESS_CYCLES="${HYBRID_STRESS_CYCLES:-2000}" \
         qemu-aarch64-static -L "$sysroot" -- "${args[@]}" || status=1
     log "$tfm, QEMU_CPU=$cpu: done in $((SECONDS - started))s"
   done

@@ -239,7 +239,8 @@ public class LifecycleTests
         // Under Wine every SuspendThread/GetThreadContext is a round trip to wineserver: a fence over ~25 threads
         // takes ~35 ms there (µs on Windows), so the Windows lane runs 300 cycles — enough for the fence to move
         // threads off the overwritten instructions hundreds of times (asserted below). HYBRID_STRESS_CYCLES sets
-        // the count for a longer run (10,000 under Wine takes ~10 min).
+        // the count for a longer run (10,000 under Wine takes ~12 min) or a shorter one (the arm64 lane runs 2,000
+        // under qemu, where each fenced write costs milliseconds: .ci/arm64-coreclr.sh).
         int cycles = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_STRESS_CYCLES"), out var n) && n > 0 ? n : IsWine ? 300 : 10_000;
         for (int i = 0; i < cycles; i++)
             Engine.Redirect(thrice, plus).Dispose();
