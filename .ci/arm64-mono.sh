@@ -56,21 +56,7 @@ mirror() {
 # ------------------------------------------------------------------ the root
 if [[ ! -f "$ROOT/.hybrid-ready" || ! -f "$ROOT/usr/lib/mono/4.5/Facades/netstandard.dll" ]]; then
   MIRROR="$(mirror)"
-  log "debootstrap arm64 bookworm (mono-runtime, mono-devel) from $MIRROR into $ROOT"
-  start=$SECONDS
-  # A fresh machine downloads ~60 packages here: a transient mirror or network error gets two more tries.
-  for attempt in 1 2 3; do
-    rm -rf "$ROOT"; mkdir -p "$ROOT"
-    debootstrap --arch=arm64 --foreign --variant=minbase --include=mono-runtime,mono-devel bookworm "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 && break
-    tail -n 20 "$ROOT.debootstrap.log" >&2
-    ((attempt < 3)) || die "debootstrap failed three times"
-    log "debootstrap failed (attempt $attempt); trying again in 10 s"
-    sleep 10
-  done
-  log "debootstrap: $((SECONDS - start)) s; unpacking $(ls "$ROOT"/var/cache/apt/archives/*.deb | wc -l) packages"
-  start=$SECONDS
-  for deb in "$ROOT"/var/cache/apt/archives/*.deb; do dpkg -x "$deb" "$ROOT"; done
-  log "dpkg -x: $((SECONDS - start)) s"
+  .ci/debootstrap-root.sh arm64 bookworm mono-runtime,mono-devel "$ROOT" "$MIRROR" || die "could not make the arm64 Mono root"
   [[ -x "$ROOT/usr/bin/mono-sgen" ]] || die "no mono in the root"
   touch "$ROOT/.hybrid-ready"
 fi
