@@ -289,11 +289,14 @@ internal sealed unsafe class Arm64CodeWriter
             _memory.EndWrite((nint)entry, 4);
         }
         if (seen != unchecked((int)expectedOld))
-            throw new InvalidOperationException(
-                $"The first instruction at 0x{entry:x} changed concurrently (expected 0x{expectedOld:x8}, found 0x{(uint)seen:x8}); " +
-                "the first word was not replaced. Another writer bypassed the engine's lock; the words after it may already hold the new tail.");
+            throw FirstWordChanged(entry, expectedOld, (uint)seen);
         _flusher.Flush((nint)entry, 4);
     }
+
+    /// <summary>A compare-and-store of a first instruction word found another value than the one the patch was planned around.</summary>
+    internal static InvalidOperationException FirstWordChanged(ulong entry, uint expected, uint found) =>
+        new($"The first instruction at 0x{entry:x} changed concurrently (expected 0x{expected:x8}, found 0x{found:x8}); " +
+            "the first word was not replaced. Another writer bypassed the engine's lock; the words after it may already hold the new tail.");
 
     private static byte[] Read(ulong address, int count)
     {

@@ -140,9 +140,7 @@ internal sealed unsafe class LinuxArm64ThreadFence : IThreadFence
                 if (error != 0)
                     return false;
                 if ((uint)args.OutFound != expected)
-                    throw new InvalidOperationException(
-                        $"The first instruction at 0x{address:x} changed concurrently (expected 0x{expected:x8}, found 0x{(uint)args.OutFound:x8}); " +
-                        "the first word was not replaced. Another writer bypassed the engine's lock.");
+                    throw Arm64CodeWriter.FirstWordChanged((ulong)address, expected, (uint)args.OutFound);
                 return true;
             }
         }

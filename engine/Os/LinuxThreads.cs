@@ -13,8 +13,6 @@ namespace Hybrid.Os;
 /// </summary>
 internal static unsafe class LinuxThreads
 {
-    private static readonly object s_gate = new();
-
     // Kept open between fences: the task directory (rewound and listed again each time) and one stat file per thread
     // (read again with pread at offset 0, which makes procfs produce it anew). Opening and closing them for every fence
     // was two thirds of an install (~40 of ~70 µs with 7 threads).
@@ -23,15 +21,9 @@ internal static unsafe class LinuxThreads
 
     /// <summary>
     /// Threads of this process in state R or D. Read with raw getdents64/pread calls into stack buffers: the managed
-    /// file APIs cost ~30 µs a thread.
+    /// file APIs cost ~30 µs a thread. Callers serialise: a process has one fence, and it calls this under its own lock.
     /// </summary>
     public static long[] Running()
-    {
-        lock (s_gate)
-            return ReadRunning();
-    }
-
-    private static long[] ReadRunning()
     {
         int self = gettid();
         var tids = new List<long>();
